@@ -1,0 +1,111 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gjallar-dev/gjallar/lint"
+	"github.com/gjallar-dev/gjallar/rules"
+)
+
+func newLintCommand() *cobra.Command {
+	var (
+		format, failOn, configPath string
+		fix, quiet                 bool
+	)
+	cmd := &cobra.Command{
+		Use:   "lint [PATH...]",
+		Short: "Check manifests and Bifrost configs offline",
+		Long: "Check Kubernetes manifests (YAML or JSON, multi-document, kind: List) and Bifrost\n" +
+			"config.json files. PATH is a file or a directory (searched recursively for .yaml,\n" +
+			".yml and .json); - reads standard input; no PATH means the current directory.\n\n" +
+			"Exit status: 0 when no finding is at or above --fail-on, 1 when one is, 2 for a\n" +
+			"usage error (unknown flag, missing path, bad config file).",
+		Example: "  gjallar lint deploy/\n" +
+			"  gjallar lint --format sarif . > gjallar.sarif\n" +
+			"  kustomize build overlays/prod | gjallar lint -\n" +
+			"  gjallar lint --fix deploy/",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			formatter, ok := lint.Formats[format]
+			if !ok {
+				return usageErr(fmt.Errorf("unknown --format %q (want %s)", format, lint.FormatNames()))
+			}
+			threshold, err := parseFailOn(failOn)
+			if err != nil {
+				return usageErr(err)
+			}
+			if len(args) == 0 {
+				args = []string{"."}
+			}
+			for _, a := range args {
+				if a == "-" && fix {
+					return usageErr(errors.New("--fix rewrites files and cannot be used with - (stdin)"))
+				}
+			}
+			cfg, err := lint.LoadConfig(configPath)
+			if err != nil {
+				return usageErr(err)
+			}
+			engine, err := rules.NewEngine(rules.Builtin(), cfg)
+			if err != nil {
+				return usageErr(err)
+			}
+			opts := lint.Options{Paths: args, Stdin: cmd.InOrStdin()}
+			if cfg != nil {
+				opts.Ignore = cfg.Ignore
+			}
+			var rep *lint.Report
+			if fix {
+				var res *lint.FixResult
+				rep, res, err = lint.Fix(engine, opts)
+				if err == nil {
+					for _, f := range res.Failed {
+						fmt.Fprintln(cmd.ErrOrStderr(), f)
+					}
+					if !quiet && res.Applied > 0 {
+						fmt.Fprintf(cmd.ErrOrStderr(), "gjallar: applied %s to %s\n", lint.Plural(res.Applied, "fix"), lint.Plural(len(res.Files), "file"))
+					}
+				}
+			} else {
+				rep, _, err = lint.Lint(engine, opts)
+			}
+			if err != nil {
+				var ue *lint.UsageError
+				if errors.As(err, &ue) {
+					return usageErr(err)
+				}
+				return err
+			}
+			if err := formatter.Format(cmd.OutOrStdout(), rep, lint.Meta{Rules: engine.Rules(), Version: version()}); err != nil {
+				return err
+			}
+			if !quiet && format == "text" {
+				fmt.Fprintln(cmd.ErrOrStderr(), "gjallar:", rep.Summarize())
+			}
+			if threshold != 0 && rep.Count(threshold) > 0 {
+				return &exitError{code: exitFindings}
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&format, "format", "f", "text", "output format: "+lint.FormatNames())
+	f.StringVar(&failOn, "fail-on", "error", "exit 1 when a finding is at or above this severity: error|warning|info|none")
+	f.StringVarP(&configPath, "config", "c", "", "config file (default ./"+lint.DefaultConfigFile+" when present)")
+	f.BoolVar(&fix, "fix", false, "apply fixes to the files in place, then report what is left")
+	f.BoolVarP(&quiet, "quiet", "q", false, "no summary line on stderr")
+	return cmd
+}
+
+func parseFailOn(s string) (rules.Severity, error) {
+	if s == "none" {
+		return 0, nil
+	}
+	sev, err := rules.ParseSeverity(s)
+	if err != nil {
+		return 0, fmt.Errorf("--fail-on: %w", err)
+	}
+	return sev, nil
+}

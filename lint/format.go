@@ -1,0 +1,82 @@
+package lint
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/gjallar-dev/gjallar/rules"
+)
+
+// Formatter renders a report. Each output format is one file implementing
+// it, registered in Formats.
+type Formatter interface {
+	Format(w io.Writer, rep *Report, meta Meta) error
+}
+
+// Meta is what formats need beyond the findings.
+type Meta struct {
+	Rules   []*rules.Rule
+	Version string
+}
+
+// Formats maps --format names to formatters.
+var Formats = map[string]Formatter{
+	"text":   textFormat{},
+	"json":   jsonFormat{},
+	"sarif":  sarifFormat{},
+	"github": githubFormat{},
+}
+
+// FormatNames lists the formats for help text.
+func FormatNames() string {
+	names := make([]string, 0, len(Formats))
+	for n := range Formats {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return strings.Join(names, "|")
+}
+
+// Summary counts findings by severity.
+type Summary struct {
+	Errors   int `json:"errors"`
+	Warnings int `json:"warnings"`
+	Info     int `json:"info"`
+	Files    int `json:"files"`
+	Objects  int `json:"objects"`
+}
+
+// Summarize counts a report's findings.
+func (r *Report) Summarize() Summary {
+	s := Summary{Files: r.Files, Objects: r.Objects}
+	for _, f := range r.Findings {
+		switch f.Severity {
+		case rules.Error:
+			s.Errors++
+		case rules.Warning:
+			s.Warnings++
+		default:
+			s.Info++
+		}
+	}
+	return s
+}
+
+func (s Summary) String() string {
+	return fmt.Sprintf("%s, %s, %s in %s (%s)",
+		Plural(s.Errors, "error"), Plural(s.Warnings, "warning"), Plural(s.Info, "info finding"),
+		Plural(s.Files, "file"), Plural(s.Objects, "object"))
+}
+
+// Plural writes a count with its noun.
+func Plural(n int, what string) string {
+	if n == 1 {
+		return fmt.Sprintf("%d %s", n, what)
+	}
+	if strings.HasSuffix(what, "x") {
+		return fmt.Sprintf("%d %ses", n, what)
+	}
+	return fmt.Sprintf("%d %ss", n, what)
+}

@@ -1,0 +1,178 @@
+package lint
+
+import (
+	"encoding/json"
+	"io"
+	"net/url"
+	"strings"
+
+	"github.com/gjallar-dev/gjallar/rules"
+)
+
+// sarifFormat writes SARIF 2.1.0 as GitHub code scanning accepts it: one
+// run, the rules with help text, results with physical locations relative
+// to the repository root.
+type sarifFormat struct{}
+
+type sarifLog struct {
+	Schema  string     `json:"$schema"`
+	Version string     `json:"version"`
+	Runs    []sarifRun `json:"runs"`
+}
+
+type sarifRun struct {
+	Tool    sarifTool     `json:"tool"`
+	Results []sarifResult `json:"results"`
+}
+
+type sarifTool struct {
+	Driver sarifDriver `json:"driver"`
+}
+
+type sarifDriver struct {
+	Name           string      `json:"name"`
+	Version        string      `json:"version,omitempty"`
+	InformationURI string      `json:"informationUri"`
+	Rules          []sarifRule `json:"rules"`
+}
+
+type sarifText struct {
+	Text     string `json:"text"`
+	Markdown string `json:"markdown,omitempty"`
+}
+
+type sarifRule struct {
+	ID                   string         `json:"id"`
+	Name                 string         `json:"name"`
+	ShortDescription     sarifText      `json:"shortDescription"`
+	FullDescription      sarifText      `json:"fullDescription"`
+	Help                 sarifText      `json:"help"`
+	DefaultConfiguration sarifRuleLevel `json:"defaultConfiguration"`
+	Properties           sarifRuleProps `json:"properties"`
+}
+
+type sarifRuleLevel struct {
+	Level string `json:"level"`
+}
+
+type sarifRuleProps struct {
+	Tags []string `json:"tags"`
+}
+
+type sarifResult struct {
+	RuleID    string          `json:"ruleId"`
+	RuleIndex int             `json:"ruleIndex"`
+	Level     string          `json:"level"`
+	Message   sarifText       `json:"message"`
+	Locations []sarifLocation `json:"locations"`
+}
+
+type sarifLocation struct {
+	PhysicalLocation sarifPhysical `json:"physicalLocation"`
+}
+
+type sarifPhysical struct {
+	ArtifactLocation sarifArtifact `json:"artifactLocation"`
+	Region           sarifRegion   `json:"region"`
+}
+
+type sarifArtifact struct {
+	URI       string `json:"uri"`
+	URIBaseID string `json:"uriBaseId,omitempty"`
+}
+
+type sarifRegion struct {
+	StartLine   int `json:"startLine"`
+	StartColumn int `json:"startColumn"`
+}
+
+func sarifLevel(s rules.Severity) string {
+	switch s {
+	case rules.Error:
+		return "error"
+	case rules.Warning:
+		return "warning"
+	}
+	return "note"
+}
+
+func (sarifFormat) Format(w io.Writer, rep *Report, meta Meta) error {
+	driver := sarifDriver{Name: "gjallar", Version: meta.Version, InformationURI: "https://github.com/gjallar-dev/gjallar", Rules: []sarifRule{}}
+	index := map[string]int{}
+	for _, r := range meta.Rules {
+		index[r.ID] = len(driver.Rules)
+		driver.Rules = append(driver.Rules, sarifRule{
+			ID:                   r.ID,
+			Name:                 ruleName(r.ID),
+			ShortDescription:     sarifText{Text: r.Summary},
+			FullDescription:      sarifText{Text: r.Rationale},
+			Help:                 sarifText{Text: r.Rationale, Markdown: "**" + r.Summary + "**\n\n" + r.Rationale},
+			DefaultConfiguration: sarifRuleLevel{Level: sarifLevel(r.Severity)},
+			Properties:           sarifRuleProps{Tags: []string{"kubernetes", "gjallar"}},
+		})
+	}
+	results := make([]sarifResult, 0, len(rep.Findings))
+	for _, f := range rep.Findings {
+		i, ok := index[f.Rule]
+		if !ok {
+			// A finding from a rule the caller did not list (a user policy):
+			// describe it from the finding so the log stays valid.
+			i = len(driver.Rules)
+			index[f.Rule] = i
+			driver.Rules = append(driver.Rules, sarifRule{
+				ID: f.Rule, Name: ruleName(f.Rule),
+				ShortDescription:     sarifText{Text: f.Rule},
+				FullDescription:     sarifText{Text: f.Rule},
+				Help:                 sarifText{Text: f.Rule},
+				DefaultConfiguration: sarifRuleLevel{Level: sarifLevel(f.Severity)},
+				Properties:           sarifRuleProps{Tags: []string{"kubernetes", "gjallar"}},
+			})
+		}
+		msg := f.Message
+		if p := f.FieldPath(); p != "" {
+			msg += " (" + f.Object.String() + ", " + p + ")"
+		} else if f.Object.Kind != "" {
+			msg += " (" + f.Object.String() + ")"
+		}
+		results = append(results, sarifResult{
+			RuleID: f.Rule, RuleIndex: i, Level: sarifLevel(f.Severity),
+			Message: sarifText{Text: msg},
+			Locations: []sarifLocation{{PhysicalLocation: sarifPhysical{
+				ArtifactLocation: sarifArtifact{URI: sarifURI(f.File), URIBaseID: "%SRCROOT%"},
+				Region:           sarifRegion{StartLine: max(f.Line, 1), StartColumn: max(f.Column, 1)},
+			}}},
+		})
+	}
+	log := sarifLog{
+		Schema:  "https://json.schemastore.org/sarif-2.1.0.json",
+		Version: "2.1.0",
+		Runs:    []sarifRun{{Tool: sarifTool{Driver: driver}, Results: results}},
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(log)
+}
+
+// ruleName turns an ID into the PascalCase name SARIF viewers show.
+func ruleName(id string) string {
+	var b strings.Builder
+	for _, part := range strings.Split(id, "-") {
+		if part != "" {
+			b.WriteString(strings.ToUpper(part[:1]) + part[1:])
+		}
+	}
+	return b.String()
+}
+
+// sarifURI makes a relative URI reference from a file name.
+func sarifURI(file string) string {
+	if file == StdinName {
+		return "stdin"
+	}
+	file = strings.TrimPrefix(file, "./")
+	parts := strings.Split(file, "/")
+	for i, p := range parts {
+		parts[i] = url.PathEscape(p)
+	}
+	return strings.Join(parts, "/")
+}

@@ -1,0 +1,89 @@
+// Package lint is gjallar's offline door: it reads files into objects with
+// positions, runs the rule engine over them with everything read as the
+// index, renders findings, and applies fixes to the files. It is the only
+// package that knows about files and line numbers.
+package lint
+
+import (
+	"io"
+	"sort"
+
+	"github.com/gjallar-dev/gjallar/rules"
+)
+
+// Options says what to lint.
+type Options struct {
+	Paths  []string
+	Stdin  io.Reader
+	Ignore []string
+}
+
+// Report is the outcome of one lint.
+type Report struct {
+	Findings []Located
+	Files    int
+	Objects  int
+}
+
+// Count returns how many findings are at or above a severity.
+func (r *Report) Count(min rules.Severity) int {
+	n := 0
+	for _, f := range r.Findings {
+		if f.Severity >= min {
+			n++
+		}
+	}
+	return n
+}
+
+// Lint loads the input and checks it.
+func Lint(engine *rules.Engine, opts Options) (*Report, *Input, error) {
+	in, err := Load(opts.Paths, opts.Stdin, opts.Ignore)
+	if err != nil {
+		return nil, nil, err
+	}
+	return Check(engine, in), in, nil
+}
+
+// Check runs the engine over loaded input, with all of it as the index.
+func Check(engine *rules.Engine, in *Input) *Report {
+	objs := make([]*rules.Object, len(in.Documents))
+	for i, d := range in.Documents {
+		objs[i] = d.Object
+	}
+	run := engine.NewRun(rules.NewMemIndex(objs))
+	rep := &Report{Files: len(in.Sources), Objects: len(objs)}
+	for _, p := range in.Problems {
+		if f, ok := engine.Emit(p.Finding, nil); ok {
+			p.Finding = f
+			rep.Findings = append(rep.Findings, p)
+		}
+	}
+	for _, d := range in.Documents {
+		for _, f := range run.Check(d.Object) {
+			line, col := d.locate(f)
+			rep.Findings = append(rep.Findings, Located{Finding: f, File: d.Source.Name, Line: line, Column: col, doc: d})
+		}
+	}
+	SortFindings(rep.Findings)
+	return rep
+}
+
+// SortFindings orders findings by file, position, rule and message, so
+// output is stable whatever order rules ran in.
+func SortFindings(fs []Located) {
+	sort.SliceStable(fs, func(i, j int) bool {
+		a, b := fs[i], fs[j]
+		switch {
+		case a.File != b.File:
+			return a.File < b.File
+		case a.Line != b.Line:
+			return a.Line < b.Line
+		case a.Column != b.Column:
+			return a.Column < b.Column
+		case a.Rule != b.Rule:
+			return a.Rule < b.Rule
+		}
+		return a.Message < b.Message
+	})
+}

@@ -1,0 +1,362 @@
+package lint
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/bmatcuk/doublestar/v4"
+	yaml "go.yaml.in/yaml/v3"
+
+	"github.com/gjallar-dev/gjallar/rules"
+)
+
+// MaxFileSize bounds what one file may hold; larger input is reported, not
+// read, so memory stays bounded.
+const MaxFileSize = 64 << 20
+
+// StdinName is how findings name standard input.
+const StdinName = "<stdin>"
+
+// Source is one input file.
+type Source struct {
+	// Name is how findings name the file: the path as found from the
+	// arguments, with forward slashes.
+	Name string
+	// Path is where it is on disk; empty for stdin.
+	Path string
+	// Text is the content without a UTF-8 byte order mark.
+	Text []byte
+	BOM  bool
+	JSON bool
+
+	starts []int
+}
+
+// Document is one object found in a file, with what is needed to locate
+// findings in it.
+type Document struct {
+	Source *Source
+	// Node is the object's mapping node; nil for a standalone Bifrost config,
+	// whose positions come from its JSON text.
+	Node *yaml.Node
+	// LineBase is added to node lines: files are parsed one document at a
+	// time, so node lines count from the document's start.
+	LineBase int
+	Object   *rules.Object
+}
+
+// Input is everything read from the paths: the objects and what could not
+// be read.
+type Input struct {
+	Sources   []*Source
+	Documents []*Document
+	Problems  []Located
+}
+
+// UsageError is bad invocation (a path that does not exist), as opposed to
+// bad input; the CLI exits 2 for it.
+type UsageError struct{ Err error }
+
+func (e *UsageError) Error() string { return e.Err.Error() }
+func (e *UsageError) Unwrap() error { return e.Err }
+
+// Load reads the files and directories named by paths ("-" is stdin),
+// skipping files that match an ignore glob.
+func Load(paths []string, stdin io.Reader, ignore []string) (*Input, error) {
+	for _, g := range ignore {
+		if !doublestar.ValidatePattern(g) {
+			return nil, &UsageError{fmt.Errorf("ignore pattern %q is not a valid glob", g)}
+		}
+	}
+	in := &Input{}
+	for _, p := range paths {
+		if p == "-" {
+			data, err := readLimited(stdin)
+			in.add(&Source{Name: StdinName}, data, err)
+			continue
+		}
+		files, err := expand(p, ignore)
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range files {
+			data, err := readFile(f)
+			in.add(&Source{Name: filepath.ToSlash(f), Path: f, JSON: strings.EqualFold(filepath.Ext(f), ".json")}, data, err)
+		}
+	}
+	return in, nil
+}
+
+// expand lists the manifest files under p: p itself if it is a file, or
+// every .yaml, .yml and .json file below it, skipping hidden directories
+// and the templates of Helm charts (which are not YAML until rendered).
+func expand(p string, ignore []string) ([]string, error) {
+	info, err := os.Stat(p)
+	if err != nil {
+		return nil, &UsageError{fmt.Errorf("%s: no such file or directory", p)}
+	}
+	if !info.IsDir() {
+		if ignored(p, ignore) {
+			return nil, nil
+		}
+		return []string{p}, nil
+	}
+	var out []string
+	err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if ignored(path, ignore) {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if d.IsDir() {
+			name := d.Name()
+			if path != p && strings.HasPrefix(name, ".") && name != "." && name != ".." {
+				return filepath.SkipDir
+			}
+			if name == "templates" && fileExists(filepath.Join(filepath.Dir(path), "Chart.yaml")) {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		switch strings.ToLower(filepath.Ext(path)) {
+		case ".yaml", ".yml", ".json":
+			out = append(out, path)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, &UsageError{err}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+func ignored(p string, globs []string) bool {
+	slash := filepath.ToSlash(filepath.Clean(p))
+	for _, g := range globs {
+		if ok, _ := doublestar.Match(g, slash); ok {
+			return true
+		}
+		if ok, _ := doublestar.Match(g, strings.TrimPrefix(slash, "./")); ok {
+			return true
+		}
+	}
+	return false
+}
+
+func readFile(p string) ([]byte, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return readLimited(f)
+}
+
+var errTooLarge = fmt.Errorf("file is larger than %d MiB; split it", MaxFileSize>>20)
+
+func readLimited(r io.Reader) ([]byte, error) {
+	data, err := io.ReadAll(io.LimitReader(r, MaxFileSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > MaxFileSize {
+		return nil, errTooLarge
+	}
+	return data, nil
+}
+
+var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
+
+func (in *Input) add(src *Source, data []byte, readErr error) {
+	in.Sources = append(in.Sources, src)
+	if readErr != nil {
+		in.problem(src, 1, 1, "cannot read file: %v", readErr)
+		return
+	}
+	if bytes.HasPrefix(data, utf8BOM) {
+		src.BOM = true
+		data = data[len(utf8BOM):]
+	}
+	src.Text = data
+	if i := bytes.IndexByte(data, 0); i >= 0 {
+		line, col := rules.LineCol(string(data[:i]), i)
+		in.problem(src, line, col, "binary data (a NUL byte) in a manifest file")
+		return
+	}
+	if !utf8.Valid(data) {
+		off := firstInvalidUTF8(data)
+		line, col := rules.LineCol(string(data[:off]), off)
+		in.problem(src, line, col, "file is not valid UTF-8")
+		return
+	}
+	if src.JSON {
+		in.addChunk(src, data, 1)
+		return
+	}
+	for _, c := range splitDocuments(data) {
+		in.addChunk(src, c.text, c.line)
+	}
+}
+
+func firstInvalidUTF8(b []byte) int {
+	for i := 0; i < len(b); {
+		r, size := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && size <= 1 {
+			return i
+		}
+		i += size
+	}
+	return len(b)
+}
+
+type chunk struct {
+	text []byte
+	line int // 1-based line of the chunk's first byte in the file
+}
+
+// splitDocuments cuts a YAML stream at "---" and "..." lines, so that a
+// broken document does not hide the ones after it and each is parsed alone.
+func splitDocuments(data []byte) []chunk {
+	var out []chunk
+	start, startLine, line := 0, 1, 1
+	for i := 0; i <= len(data); {
+		end := bytes.IndexByte(data[i:], '\n')
+		next := len(data) + 1
+		if end >= 0 {
+			end += i
+			next = end + 1
+		} else {
+			end = len(data)
+		}
+		text := bytes.TrimRight(data[i:end], "\r")
+		if isSeparator(text, "---") || isSeparator(text, "...") {
+			out = append(out, chunk{data[start:i], startLine})
+			start, startLine = next, line+1
+			if rest := bytes.TrimSpace(text[3:]); text[0] == '-' && len(rest) > 0 && rest[0] != '#' {
+				// "--- {a: 1}" starts a document on the marker line.
+				start, startLine = i, line
+			}
+		}
+		i = next
+		line++
+	}
+	if start < len(data) {
+		out = append(out, chunk{data[start:], startLine})
+	}
+	return out
+}
+
+func isSeparator(line []byte, marker string) bool {
+	if !bytes.HasPrefix(line, []byte(marker)) {
+		return false
+	}
+	rest := line[len(marker):]
+	return len(rest) == 0 || rest[0] == ' ' || rest[0] == '\t'
+}
+
+var yamlErrLine = regexp.MustCompile(`line (\d+)`)
+
+func (in *Input) addChunk(src *Source, text []byte, firstLine int) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(text, &root); err != nil {
+		line := firstLine
+		if m := yamlErrLine.FindStringSubmatch(err.Error()); m != nil {
+			n, _ := strconv.Atoi(m[1])
+			line = firstLine + n - 1
+		}
+		msg := strings.TrimPrefix(err.Error(), "yaml: ")
+		msg = yamlErrLine.ReplaceAllString(msg, "")
+		msg = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(msg), ":"))
+		in.problem(src, line, 1, "cannot parse %s: %s", kindOfText(src), msg)
+		return
+	}
+	if root.Kind == 0 || len(root.Content) == 0 {
+		return // empty document or only comments
+	}
+	base := firstLine - 1
+	node := root.Content[0]
+	v, err := newConverter(&root).value(&root, 0)
+	if err != nil {
+		in.problem(src, base+node.Line, node.Column, "cannot read document: %v", err)
+		return
+	}
+	content, ok := v.(map[string]any)
+	if !ok {
+		return // a list or scalar document is not an object
+	}
+	if src.JSON && content["apiVersion"] == nil && content["kind"] == nil && rules.IsBifrostConfig(content) {
+		in.Documents = append(in.Documents, &Document{Source: src, Object: rules.NewBifrostConfigFile(src.Name, string(src.Text))})
+		return
+	}
+	in.addObject(src, node, base, content, 0)
+}
+
+// addObject adds an object, or the items of a List.
+func (in *Input) addObject(src *Source, node *yaml.Node, base int, content map[string]any, depth int) {
+	apiVersion, _ := content["apiVersion"].(string)
+	kind, _ := content["kind"].(string)
+	if apiVersion == "" || kind == "" {
+		return // not a Kubernetes object (values files, CI configs, ...)
+	}
+	if items, ok := content["items"].([]any); ok && strings.HasSuffix(kind, "List") && depth == 0 {
+		itemNodes := mappingChild(node, "items")
+		for i, it := range items {
+			m, ok := it.(map[string]any)
+			if !ok {
+				continue
+			}
+			n := node
+			if itemNodes != nil && itemNodes.Kind == yaml.SequenceNode && i < len(itemNodes.Content) {
+				n = itemNodes.Content[i]
+			}
+			in.addObject(src, n, base, m, depth+1)
+		}
+		return
+	}
+	in.Documents = append(in.Documents, &Document{Source: src, Node: node, LineBase: base, Object: rules.NewObject(content)})
+}
+
+func mappingChild(n *yaml.Node, key string) *yaml.Node {
+	if n == nil || n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i+1]
+		}
+	}
+	return nil
+}
+
+func kindOfText(src *Source) string {
+	if src.JSON {
+		return "JSON"
+	}
+	return "YAML"
+}
+
+func (in *Input) problem(src *Source, line, col int, format string, args ...any) {
+	in.Problems = append(in.Problems, Located{
+		Finding: rules.Finding{Rule: rules.ParseError.ID, Severity: rules.Error, Message: fmt.Sprintf(format, args...)},
+		File:    src.Name, Line: line, Column: col,
+	})
+}

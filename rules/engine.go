@@ -1,0 +1,259 @@
+package rules
+
+import (
+	"fmt"
+	"sort"
+	"sync"
+
+	"k8s.io/apimachinery/pkg/runtime/schema"
+)
+
+// Rule is one check with everything a user sees about it. Rules look at one
+// object at a time and may read others through the Index; they never read
+// files, flags or the network.
+type Rule struct {
+	ID      string
+	Summary string
+	// Rationale says why the rule matters for this stack and how to fix what
+	// it finds; it is the help text in SARIF and `gjallar rules`.
+	Rationale string
+	Severity  Severity
+	Fixable   bool
+	// Kinds the rule looks at; the engine calls Check only for these.
+	Kinds []schema.GroupKind
+	// Options returns a pointer to the rule's options holding their defaults;
+	// nil for a rule without options. The config file's options are decoded
+	// into it as JSON, unknown fields rejected.
+	Options func() any
+	Check   func(c *Context, obj *Object)
+}
+
+// Finding is one problem found in one object.
+type Finding struct {
+	Rule     string
+	Severity Severity
+	Message  string
+	Object   ObjectRef
+	// Path is the field inside the object the finding is about.
+	Path Path
+	// Config is set when the finding is inside an embedded or standalone
+	// Bifrost config; ConfigPath is then the path inside its JSON.
+	Config     *BifrostConfig
+	ConfigPath Path
+	Fix        *Fix
+}
+
+// FieldPath renders where the finding is: the object field, and for a
+// Bifrost config the JSON path inside it, as data["config.json"]:plugins[0].
+func (f Finding) FieldPath() string {
+	if f.Config == nil || len(f.ConfigPath) == 0 {
+		return f.Path.String()
+	}
+	if len(f.Path) == 0 {
+		return f.ConfigPath.String()
+	}
+	return f.Path.String() + ":" + f.ConfigPath.String()
+}
+
+// Fix is a change that resolves a finding: each edit sets the field at Path
+// to Value, creating missing parents. `lint --fix` applies it to the file and
+// the mutating webhook turns it into a JSON patch.
+type Fix struct {
+	Description string
+	Edits       []Edit
+}
+
+// Edit sets one field. For a standalone Bifrost config the path is empty and
+// Value is the config's new JSON text.
+type Edit struct {
+	Path  Path
+	Value any
+}
+
+// Context is what a rule's Check gets: the index, its options, and the way
+// to report.
+type Context struct {
+	Index   Index
+	Options any
+
+	run      *Run
+	rule     *boundRule
+	obj      *Object
+	findings []Finding
+}
+
+// Report records a finding about the current object. Rule, object and (if
+// unset) severity are filled in.
+func (c *Context) Report(f Finding) {
+	f.Rule = c.rule.ID
+	f.Object = c.obj.ref
+	if f.Severity == 0 {
+		f.Severity = c.rule.Rule.Severity
+	}
+	if c.rule.severity != 0 {
+		f.Severity = c.rule.severity
+	}
+	c.findings = append(c.findings, f)
+}
+
+// Reportf reports a finding at path with a formatted message.
+func (c *Context) Reportf(path Path, format string, args ...any) {
+	c.Report(Finding{Path: path, Message: fmt.Sprintf(format, args...)})
+}
+
+// ReportConfig reports a finding inside a Bifrost config.
+func (c *Context) ReportConfig(cfg *BifrostConfig, at Path, f Finding) {
+	f.Path = cfg.Path
+	f.Config = cfg
+	f.ConfigPath = at
+	c.Report(f)
+}
+
+// Shared computes a value once per run (one lint invocation, one admission
+// request) and hands it to every rule and object that asks with the same
+// key; rules use it for facts derived from the whole index.
+func (c *Context) Shared(key string, compute func() any) any {
+	return c.run.shared(key, compute)
+}
+
+// Engine runs the enabled rules with their configured severity and options.
+type Engine struct {
+	byID   map[string]*boundRule
+	byKind map[schema.GroupKind][]*boundRule
+	all    []*boundRule
+}
+
+type boundRule struct {
+	*Rule
+	severity Severity // configured override, or 0
+	options  any
+	disabled bool
+}
+
+// NewEngine binds rules to a config. A config that names an unknown rule or
+// gives a rule options it does not have is an error.
+func NewEngine(rules []*Rule, cfg *Config) (*Engine, error) {
+	e := &Engine{byID: map[string]*boundRule{}, byKind: map[schema.GroupKind][]*boundRule{}}
+	for _, r := range rules {
+		if _, dup := e.byID[r.ID]; dup {
+			return nil, fmt.Errorf("rule %q is defined twice", r.ID)
+		}
+		b := &boundRule{Rule: r}
+		if r.Options != nil {
+			b.options = r.Options()
+		}
+		e.byID[r.ID] = b
+		e.all = append(e.all, b)
+	}
+	if cfg != nil {
+		if err := cfg.apply(e); err != nil {
+			return nil, err
+		}
+	}
+	for _, b := range e.all {
+		if b.disabled || b.Check == nil {
+			continue
+		}
+		for _, gk := range b.Kinds {
+			e.byKind[gk] = append(e.byKind[gk], b)
+		}
+	}
+	return e, nil
+}
+
+// Rules returns the rules the engine knows, enabled or not, by ID.
+func (e *Engine) Rules() []*Rule {
+	out := make([]*Rule, 0, len(e.all))
+	for _, b := range e.all {
+		out = append(out, b.Rule)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// Enabled reports whether a rule is known and not disabled by the config.
+func (e *Engine) Enabled(id string) bool {
+	b, ok := e.byID[id]
+	return ok && !b.disabled
+}
+
+// Emit passes a finding made outside a rule (a parse error, a policy
+// result) through the same config and suppression as rule findings. It
+// returns false when the finding is dropped.
+func (e *Engine) Emit(f Finding, obj *Object) (Finding, bool) {
+	b, ok := e.byID[f.Rule]
+	if ok && b.disabled {
+		return f, false
+	}
+	if obj != nil && obj.Suppressed(f.Rule) {
+		return f, false
+	}
+	if ok && b.severity != 0 {
+		f.Severity = b.severity
+	}
+	if f.Severity == 0 && ok {
+		f.Severity = b.Rule.Severity
+	}
+	return f, true
+}
+
+// Run is one evaluation over one index: a lint invocation or an admission
+// request. It is safe to Check objects from several goroutines.
+type Run struct {
+	engine *Engine
+	index  Index
+
+	mu    sync.Mutex
+	cache map[string]*sharedValue
+}
+
+type sharedValue struct {
+	once sync.Once
+	v    any
+}
+
+// NewRun starts a run over idx.
+func (e *Engine) NewRun(idx Index) *Run {
+	return &Run{engine: e, index: idx, cache: map[string]*sharedValue{}}
+}
+
+func (r *Run) shared(key string, compute func() any) any {
+	r.mu.Lock()
+	s, ok := r.cache[key]
+	if !ok {
+		s = &sharedValue{}
+		r.cache[key] = s
+	}
+	r.mu.Unlock()
+	s.once.Do(func() { s.v = compute() })
+	return s.v
+}
+
+// Check runs every enabled rule that looks at obj's kind and returns the
+// findings that are not suppressed, in rule order.
+func (r *Run) Check(obj *Object) []Finding {
+	var out []Finding
+	for _, b := range r.engine.byKind[obj.gk] {
+		if obj.Suppressed(b.ID) {
+			continue
+		}
+		out = append(out, r.checkOne(b, obj)...)
+	}
+	return out
+}
+
+// checkOne isolates a rule: a panic in one rule becomes a warning about that
+// rule instead of taking down the linter or the webhook.
+func (r *Run) checkOne(b *boundRule, obj *Object) (findings []Finding) {
+	c := &Context{Index: r.index, Options: b.options, run: r, rule: b, obj: obj}
+	defer func() {
+		if p := recover(); p != nil {
+			findings = []Finding{{
+				Rule: b.ID, Severity: Warning, Object: obj.ref,
+				Message: fmt.Sprintf("internal error in rule %s, object not checked: %v", b.ID, p),
+			}}
+		}
+	}()
+	b.Check(c, obj)
+	return c.findings
+}

@@ -1,0 +1,123 @@
+package rules
+
+import (
+	"k8s.io/apimachinery/pkg/runtime/schema"
+)
+
+// Index gives a rule read-only access to the other objects: everything
+// linted together in `gjallar lint`, the cluster's cache in the webhook.
+type Index interface {
+	// Get returns the object, or nil.
+	Get(gk schema.GroupKind, namespace, name string) *Object
+	// List returns the objects of a kind in a namespace; "" lists all
+	// namespaces. The result must not be modified.
+	List(gk schema.GroupKind, namespace string) []*Object
+}
+
+// MemIndex is an Index over objects held in memory.
+type MemIndex struct {
+	byKey  map[objectKey]*Object
+	byKind map[schema.GroupKind][]*Object
+	byNS   map[kindNS][]*Object
+	nss    map[string]bool
+}
+
+type objectKey struct {
+	gk              schema.GroupKind
+	namespace, name string
+}
+
+type kindNS struct {
+	gk        schema.GroupKind
+	namespace string
+}
+
+// NewMemIndex indexes objects; a later object with the same kind, namespace
+// and name replaces an earlier one, as a later `kubectl apply` would.
+func NewMemIndex(objs []*Object) *MemIndex {
+	idx := &MemIndex{
+		byKey:  make(map[objectKey]*Object, len(objs)),
+		byKind: map[schema.GroupKind][]*Object{},
+		byNS:   map[kindNS][]*Object{},
+		nss:    map[string]bool{},
+	}
+	for _, o := range objs {
+		idx.Add(o)
+	}
+	return idx
+}
+
+// Add puts o in the index.
+func (idx *MemIndex) Add(o *Object) {
+	key := objectKey{o.gk, o.ref.Namespace, o.ref.Name}
+	if old, ok := idx.byKey[key]; ok {
+		idx.byKind[o.gk] = replace(idx.byKind[o.gk], old, o)
+		idx.byNS[kindNS{o.gk, o.ref.Namespace}] = replace(idx.byNS[kindNS{o.gk, o.ref.Namespace}], old, o)
+		idx.byKey[key] = o
+		return
+	}
+	idx.byKey[key] = o
+	idx.nss[o.ref.Namespace] = true
+	idx.byKind[o.gk] = append(idx.byKind[o.gk], o)
+	idx.byNS[kindNS{o.gk, o.ref.Namespace}] = append(idx.byNS[kindNS{o.gk, o.ref.Namespace}], o)
+}
+
+func replace(list []*Object, old, o *Object) []*Object {
+	for i := range list {
+		if list[i] == old {
+			list[i] = o
+		}
+	}
+	return list
+}
+
+func (idx *MemIndex) Get(gk schema.GroupKind, namespace, name string) *Object {
+	return idx.byKey[objectKey{gk, namespace, name}]
+}
+
+func (idx *MemIndex) List(gk schema.GroupKind, namespace string) []*Object {
+	if namespace == "" {
+		return idx.byKind[gk]
+	}
+	return idx.byNS[kindNS{gk, namespace}]
+}
+
+// HasNamespace reports whether any object in the index lives in ns; lint
+// uses it to tell "absent" from "not in the input".
+func (idx *MemIndex) HasNamespace(ns string) bool {
+	return idx.nss[ns]
+}
+
+// Overlay shows obj in place of whatever base holds under its name: the
+// webhook checks the incoming version of an object against a cache that
+// still holds the old one (or none).
+func Overlay(base Index, obj *Object) Index {
+	return overlay{base: base, obj: obj}
+}
+
+type overlay struct {
+	base Index
+	obj  *Object
+}
+
+func (o overlay) Get(gk schema.GroupKind, namespace, name string) *Object {
+	if gk == o.obj.gk && namespace == o.obj.ref.Namespace && name == o.obj.ref.Name {
+		return o.obj
+	}
+	return o.base.Get(gk, namespace, name)
+}
+
+func (o overlay) List(gk schema.GroupKind, namespace string) []*Object {
+	list := o.base.List(gk, namespace)
+	if gk != o.obj.gk || (namespace != "" && namespace != o.obj.ref.Namespace) {
+		return list
+	}
+	out := make([]*Object, 0, len(list)+1)
+	for _, x := range list {
+		if x.ref.Namespace == o.obj.ref.Namespace && x.ref.Name == o.obj.ref.Name {
+			continue
+		}
+		out = append(out, x)
+	}
+	return append(out, o.obj)
+}
