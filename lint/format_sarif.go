@@ -122,7 +122,7 @@ func (sarifFormat) Format(w io.Writer, rep *Report, meta Meta) error {
 			driver.Rules = append(driver.Rules, sarifRule{
 				ID: f.Rule, Name: ruleName(f.Rule),
 				ShortDescription:     sarifText{Text: f.Rule},
-				FullDescription:     sarifText{Text: f.Rule},
+				FullDescription:      sarifText{Text: f.Rule},
 				Help:                 sarifText{Text: f.Rule},
 				DefaultConfiguration: sarifRuleLevel{Level: sarifLevel(f.Severity)},
 				Properties:           sarifRuleProps{Tags: []string{"kubernetes", "gjallar"}},

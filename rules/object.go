@@ -82,7 +82,7 @@ func NewBifrostConfigFile(name, text string) *Object {
 	return o
 }
 
-func (o *Object) Ref() ObjectRef             { return o.ref }
+func (o *Object) Ref() ObjectRef              { return o.ref }
 func (o *Object) GroupKind() schema.GroupKind { return o.gk }
 func (o *Object) Namespace() string           { return o.ref.Namespace }
 func (o *Object) Name() string                { return o.ref.Name }
