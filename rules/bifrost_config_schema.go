@@ -88,6 +88,9 @@ func checkBifrostConfigSchema(c *Context, obj *Object) {
 					continue // bifrost-providers-map reports this, with a fix
 				}
 			}
+			if extra, ok := leaf.ErrorKind.(*kind.AdditionalProperties); ok && len(extra.Properties) > 0 {
+				at = at.Child(extra.Properties[0]) // point at the unknown key itself
+			}
 			msg := leaf.ErrorKind.LocalizedString(schemaPrinter)
 			key := at.Pointer() + "\x00" + msg
 			if seen[key] {

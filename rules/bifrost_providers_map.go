@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"fmt"
 	"sort"
 	"strconv"
 	"strings"
@@ -30,9 +31,14 @@ func checkProvidersMap(c *Context, obj *Object) {
 		if !ok {
 			continue
 		}
-		f := Finding{Message: "providers is a list, so Bifrost loads no providers and routes nothing; " +
-			"write it as an object keyed by provider name: {\"openai\": {\"keys\": [...]}}"}
-		if names, ok := providerListNames(list); ok && !cfg.Encoded {
+		names, unambiguous := providerListNames(list)
+		example := "openai"
+		if len(names) > 0 {
+			example = names[0]
+		}
+		f := Finding{Message: fmt.Sprintf("providers is a list, so Bifrost loads no providers and routes nothing; "+
+			"write it as an object keyed by provider name: {%q: {\"keys\": [...]}}", example)}
+		if unambiguous && !cfg.Encoded {
 			text := providersListToMap(cfg, names)
 			f.Message += " (fixable: " + quotedList(names) + ")"
 			f.Fix = &Fix{

@@ -39,16 +39,19 @@ func checkConfigRolloutHash(c *Context, obj *Object) {
 		Description: "stamp " + AnnotationConfigHash,
 		Edits:       []Edit{{Path: at, Value: want}},
 	}
-	list := strings.Join(names, ", ")
+	list := "ConfigMap " + names[0]
+	if len(names) > 1 {
+		list = "ConfigMaps " + strings.Join(names, ", ")
+	}
 	have, present := t.Meta.Annotations[AnnotationConfigHash]
 	switch {
 	case !present:
 		c.Report(Finding{Severity: Warning, Path: at, Fix: fix, Message: fmt.Sprintf(
-			"pod template has no %s, so a change to ConfigMap %s will not restart the pods and Bifrost keeps its old config; run gjallar lint --fix or let the webhook stamp it",
+			"pod template has no %s, so the pods keep running the old config after %s changes (Bifrost keeps serving it from its store); run gjallar lint --fix or let the webhook stamp it",
 			AnnotationConfigHash, list)})
 	case have != want:
 		c.Report(Finding{Severity: Error, Path: at, Fix: fix, Message: fmt.Sprintf(
-			"%s is stale: ConfigMap %s changed since it was stamped, so the running pods still use the old config; set it to %s (gjallar lint --fix)",
+			"%s is stale: %s changed since it was stamped, so the running pods still use the old config; set it to %s (gjallar lint --fix)",
 			AnnotationConfigHash, list, want)})
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"unicode/utf8"
 )
 
 // Span is where one JSON value lies in its text: [Start, End) is the value,
@@ -167,7 +168,7 @@ func (p *spanParser) str() string {
 		}
 	}
 	raw := p.s[start:min(p.i, len(p.s))]
-	if !escaped {
+	if !escaped && utf8.ValidString(raw) {
 		return raw[1 : len(raw)-1]
 	}
 	var out string

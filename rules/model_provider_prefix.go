@@ -45,8 +45,8 @@ func checkModelProviderPrefix(c *Context, obj *Object) {
 	known := knownProviders(c, obj, opts)
 	for _, cfg := range obj.BifrostConfigs() {
 		walkFallbacks(cfg.Doc, nil, func(at Path, name string) {
-			if msg := modelNameProblem(name, known); msg != "" {
-				c.ReportConfig(cfg, at, Finding{Message: "fallback " + msg + "; Bifrost silently drops such entries"})
+			if what, fix := modelNameProblem(name, known); what != "" {
+				c.ReportConfig(cfg, at, Finding{Message: fmt.Sprintf("fallback %s, so Bifrost silently drops it from the list; write %q", what, fix)})
 			}
 		})
 	}
@@ -70,8 +70,9 @@ func checkModelProviderPrefix(c *Context, obj *Object) {
 			if !isModelVar(e.name) {
 				continue
 			}
-			if msg := modelNameProblem(e.value, known); msg != "" {
-				c.Reportf(e.path, "container %q sends %s%s to Bifrost (%s points there): %s", ctr.Name, e.name, e.origin, target, msg)
+			if what, fix := modelNameProblem(e.value, known); what != "" {
+				c.Reportf(e.path, "container %q sends %s%s to Bifrost (%s points there): %s, so Bifrost cannot route it; write %q",
+					ctr.Name, e.name, e.origin, target, what, fix)
 			}
 		}
 	}
@@ -147,25 +148,23 @@ var modelFamilies = []struct{ prefix, provider string }{
 	{"command", "cohere"}, {"deepseek", "deepseek"}, {"grok", "xai"},
 }
 
-// modelNameProblem says what is wrong with a model name and what to write,
-// or "" when Bifrost can route it.
-func modelNameProblem(name string, known map[string]bool) string {
+// modelNameProblem says what is wrong with a model name and what to write
+// instead; what is "" when Bifrost can route the name.
+func modelNameProblem(name string, known map[string]bool) (what, fix string) {
 	name = strings.TrimSpace(name)
 	if name == "" || strings.Contains(name, "$(") || strings.HasPrefix(name, "env.") {
-		return ""
+		return "", ""
 	}
 	if i := strings.Index(name, "/"); i >= 0 {
 		prefix := name[:i]
 		if known[prefix] {
-			return ""
+			return "", ""
 		}
-		return fmt.Sprintf("%q starts with %q, which is not a Bifrost provider, so Bifrost does not split it; write %q",
-			name, prefix, "openai/"+name)
+		return fmt.Sprintf("%q starts with %q, which is not a Bifrost provider", name, prefix), "openai/" + name
 	}
 	for _, p := range sortedByLength(known) {
 		if strings.HasPrefix(name, p+"-") && !modelsNamedAfterProvider[p] {
-			return fmt.Sprintf("%q joins provider and model with \"-\" where Bifrost needs \"/\"; write %q",
-				name, p+"/"+name[len(p)+1:])
+			return fmt.Sprintf("%q joins provider and model with \"-\" where Bifrost needs \"/\"", name), p + "/" + name[len(p)+1:]
 		}
 	}
 	provider := "openai" // a self-hosted vLLM behind Bifrost is an openai provider
@@ -176,7 +175,7 @@ func modelNameProblem(name string, known map[string]bool) string {
 			break
 		}
 	}
-	return fmt.Sprintf("%q has no provider prefix, so Bifrost cannot route it; write %q", name, provider+"/"+name)
+	return fmt.Sprintf("%q has no provider prefix", name), provider + "/" + name
 }
 
 func sortedByLength(set map[string]bool) []string {

@@ -1,0 +1,66 @@
+package rules
+
+import (
+	"encoding/json"
+	"testing"
+)
+
+func TestProvidersListToMapKeepsFormatting(t *testing.T) {
+	cases := []struct{ in, want string }{
+		{
+			in: `{
+  "providers": [
+    {
+      "name": "openai",
+      "keys": [{"name": "k", "weight": 1}]
+    },
+    {"keys": [], "provider": "anthropic"}
+  ],
+  "plugins": []
+}`,
+			want: `{
+  "providers": {
+    "openai": {
+      "keys": [{"name": "k", "weight": 1}]
+    },
+    "anthropic": {"keys": []}
+  },
+  "plugins": []
+}`,
+		},
+		{in: `{"providers":[{"name":"ollama"}]}`, want: `{"providers":{"ollama": {}}}`},
+		{in: `{"providers": [ {"a": 1, "name": "x", "b": 2} ]}`, want: `{"providers": { "x": {"a": 1, "b": 2} }}`},
+	}
+	for _, c := range cases {
+		cfg := parseBifrostConfig(nil, c.in, false)
+		names, ok := providerListNames(cfg.Root()["providers"].([]any))
+		if !ok {
+			t.Fatalf("%s: names not found", c.in)
+		}
+		got := providersListToMap(cfg, names)
+		if got != c.want {
+			t.Errorf("got\n%s\nwant\n%s", got, c.want)
+		}
+		if !json.Valid([]byte(got)) {
+			t.Errorf("fixed config is not JSON: %s", got)
+		}
+	}
+}
+
+func TestProviderListNamesAmbiguous(t *testing.T) {
+	for _, in := range []string{
+		`[{"name": "a"}, {"name": "a"}]`,
+		`[{"name": "a", "provider": "b"}]`,
+		`[{"keys": []}]`,
+		`["openai"]`,
+		`[{"name": ""}]`,
+	} {
+		var list []any
+		if err := json.Unmarshal([]byte(in), &list); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := providerListNames(list); ok {
+			t.Errorf("%s: conversion claimed unambiguous", in)
+		}
+	}
+}

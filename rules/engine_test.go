@@ -1,0 +1,143 @@
+package rules
+
+import (
+	"strings"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/runtime/schema"
+)
+
+func configMap(name string, annotations map[string]any, data map[string]any) *Object {
+	meta := map[string]any{"name": name, "namespace": "ai"}
+	if annotations != nil {
+		meta["annotations"] = annotations
+	}
+	return NewObject(map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": data})
+}
+
+const arrayProviders = `{"providers": [{"name": "openai", "keys": [{"name": "k", "weight": 1, "models": ["*"]}]}]}`
+
+func TestSuppressionAnnotation(t *testing.T) {
+	e, _ := NewEngine(Builtin(), nil)
+	cases := []struct {
+		ignore string
+		want   int
+	}{
+		{"", 1},
+		{"bifrost-otel-trace-type", 1},
+		{"bifrost-otel-trace-type, bifrost-providers-map", 0},
+		{"*", 0},
+		{"all", 0},
+	}
+	for _, c := range cases {
+		ann := map[string]any{}
+		if c.ignore != "" {
+			ann[AnnotationIgnore] = c.ignore
+		}
+		obj := configMap("c", ann, map[string]any{"config.json": arrayProviders})
+		got := e.NewRun(NewMemIndex([]*Object{obj})).Check(obj)
+		n := 0
+		for _, f := range got {
+			if f.Rule == "bifrost-providers-map" {
+				n++
+			}
+		}
+		if n != c.want {
+			t.Errorf("ignore %q: %d findings, want %d", c.ignore, n, c.want)
+		}
+	}
+}
+
+func TestPanickingRuleIsContained(t *testing.T) {
+	boom := &Rule{ID: "boom", Severity: Error, Kinds: []schema.GroupKind{ConfigMapKind},
+		Check: func(c *Context, obj *Object) { panic("index out of range") }}
+	e, err := NewEngine(append(Builtin(), boom), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	obj := configMap("c", nil, map[string]any{"config.json": arrayProviders})
+	got := e.NewRun(NewMemIndex(nil)).Check(obj)
+	var sawBoom, sawOthers bool
+	for _, f := range got {
+		if f.Rule == "boom" {
+			sawBoom = f.Severity == Warning && strings.Contains(f.Message, "internal error")
+		}
+		if f.Rule == "bifrost-providers-map" {
+			sawOthers = true
+		}
+	}
+	if !sawBoom || !sawOthers {
+		t.Errorf("panic not turned into a warning while other rules ran: %+v", got)
+	}
+}
+
+func TestDuplicateRuleIDsRejected(t *testing.T) {
+	if _, err := NewEngine([]*Rule{BifrostFSGroup, BifrostFSGroup}, nil); err == nil {
+		t.Error("duplicate rule accepted")
+	}
+}
+
+func TestEmitAppliesConfig(t *testing.T) {
+	cfg, _ := ParseConfig("c", []byte("rules:\n  parse-error: {severity: warning}\n"))
+	e, _ := NewEngine(Builtin(), cfg)
+	f, ok := e.Emit(Finding{Rule: "parse-error", Severity: Error, Message: "x"}, nil)
+	if !ok || f.Severity != Warning {
+		t.Errorf("Emit = %+v, %v", f, ok)
+	}
+	obj := configMap("c", map[string]any{AnnotationIgnore: "parse-error"}, nil)
+	if _, ok := e.Emit(Finding{Rule: "parse-error"}, obj); ok {
+		t.Error("suppressed finding emitted")
+	}
+}
+
+func TestOverlayIndex(t *testing.T) {
+	old := configMap("a", nil, map[string]any{"k": "old"})
+	other := configMap("b", nil, nil)
+	base := NewMemIndex([]*Object{old, other})
+	incoming := configMap("a", nil, map[string]any{"k": "new"})
+	idx := Overlay(base, incoming)
+	if got := idx.Get(ConfigMapKind, "ai", "a"); got != incoming {
+		t.Error("Get does not return the incoming object")
+	}
+	list := idx.List(ConfigMapKind, "ai")
+	if len(list) != 2 {
+		t.Fatalf("List = %d objects, want 2", len(list))
+	}
+	for _, o := range list {
+		if o == old {
+			t.Error("List still holds the old version")
+		}
+	}
+	if got := idx.List(ConfigMapKind, "other"); len(got) != 0 {
+		t.Errorf("other namespace lists %d", len(got))
+	}
+}
+
+func TestMemIndexLaterObjectWins(t *testing.T) {
+	a1 := configMap("a", nil, map[string]any{"v": "1"})
+	a2 := configMap("a", nil, map[string]any{"v": "2"})
+	idx := NewMemIndex([]*Object{a1, a2})
+	if idx.Get(ConfigMapKind, "ai", "a") != a2 || len(idx.List(ConfigMapKind, "")) != 1 || len(idx.List(ConfigMapKind, "ai")) != 1 {
+		t.Error("a later object with the same name did not replace the earlier one")
+	}
+	if !idx.HasNamespace("ai") || idx.HasNamespace("nope") {
+		t.Error("HasNamespace wrong")
+	}
+}
+
+func TestSharedComputesOncePerRun(t *testing.T) {
+	calls := 0
+	counting := &Rule{ID: "count", Severity: Info, Kinds: []schema.GroupKind{ConfigMapKind},
+		Check: func(c *Context, obj *Object) {
+			c.Shared("k", func() any { calls++; return 1 })
+		}}
+	e, _ := NewEngine([]*Rule{counting}, nil)
+	run := e.NewRun(NewMemIndex(nil))
+	for i := 0; i < 3; i++ {
+		run.Check(configMap("c", nil, nil))
+	}
+	e.NewRun(NewMemIndex(nil)).Check(configMap("c", nil, nil))
+	if calls != 2 {
+		t.Errorf("computed %d times, want once per run (2)", calls)
+	}
+}
