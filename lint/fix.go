@@ -190,7 +190,7 @@ func planEdit(d *Document, e rules.Edit) (textEdit, error) {
 		if node.Value != "" {
 			// "annotations: null" or "~": replace the token with a mapping.
 			start := src.offset(d.LineBase+node.Line, node.Column)
-			return textEdit{start, start + len(node.Value), renderFlow(rest, e.Value)}, nil
+			return textEdit{start, start + len(node.Value), "{" + renderFlow(rest, e.Value) + "}"}, nil
 		}
 		// "annotations:" with nothing after it: add the entries below it.
 		line := d.LineBase + key.Line

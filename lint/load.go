@@ -283,6 +283,9 @@ func (in *Input) addChunk(src *Source, text []byte, firstLine int) {
 			n, _ := strconv.Atoi(m[1])
 			line = firstLine + n - 1
 		}
+		if strings.Contains(err.Error(), "tab character") {
+			line = firstLine + tabLine(text, line-firstLine)
+		}
 		msg := strings.TrimPrefix(err.Error(), "yaml: ")
 		msg = yamlErrLine.ReplaceAllString(msg, "")
 		msg = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(msg), ":"))
@@ -345,6 +348,17 @@ func mappingChild(n *yaml.Node, key string) *yaml.Node {
 		}
 	}
 	return nil
+}
+
+// tabLine finds the first line from line0 (0-based) on that is indented
+// with a tab: the parser reports tab errors at the line before.
+func tabLine(text []byte, line0 int) int {
+	for i, l := range bytes.Split(text, []byte("\n")) {
+		if i >= line0 && bytes.HasPrefix(bytes.TrimLeft(l, " "), []byte("\t")) {
+			return i
+		}
+	}
+	return line0
 }
 
 func kindOfText(src *Source) string {

@@ -1,0 +1,219 @@
+package lint
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	// The SARIF 2.1.0 schema is read from this module's source.
+	_ "github.com/owenrumney/go-sarif/v3/pkg/report/v210/sarif"
+
+	"github.com/gjallar-dev/gjallar/rules"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+// goldenReport lints the README's example from the repository root, so
+// file names in the output are the ones a user sees.
+func goldenReport(t *testing.T) (*Report, Meta) {
+	t.Chdir("..")
+	e, _ := rules.NewEngine(rules.Builtin(), nil)
+	rep, _, err := Lint(e, Options{Paths: []string{"testdata/examples/runbook"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Findings) == 0 {
+		t.Fatal("the example has no findings to render")
+	}
+	return rep, Meta{Rules: e.Rules(), Version: "test"}
+}
+
+func TestGoldenFormats(t *testing.T) {
+	rep, meta := goldenReport(t)
+	for name, ext := range map[string]string{"text": "txt", "json": "json", "sarif": "sarif", "github": "github.txt"} {
+		t.Run(name, func(t *testing.T) {
+			var buf bytes.Buffer
+			if err := Formats[name].Format(&buf, rep, meta); err != nil {
+				t.Fatal(err)
+			}
+			golden := filepath.Join("testdata", "golden", "runbook."+ext)
+			if *update {
+				if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(golden, buf.Bytes(), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run go test ./lint -update to create it)", err)
+			}
+			if !bytes.Equal(buf.Bytes(), want) {
+				t.Errorf("%s output differs from %s (go test ./lint -update rewrites it; review the diff):\n%s", name, golden, buf.String())
+			}
+		})
+	}
+}
+
+func TestJSONFormatShape(t *testing.T) {
+	rep, meta := goldenReport(t)
+	var buf bytes.Buffer
+	if err := Formats["json"].Format(&buf, rep, meta); err != nil {
+		t.Fatal(err)
+	}
+	var out struct {
+		Findings []map[string]any `json:"findings"`
+		Summary  map[string]int   `json:"summary"`
+	}
+	if err := json.Unmarshal(buf.Bytes(), &out); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range out.Findings {
+		for _, k := range []string{"rule", "severity", "message", "file", "line", "column", "object", "path"} {
+			if _, ok := f[k]; !ok {
+				t.Errorf("finding lacks %q: %v", k, f)
+			}
+		}
+		obj := f["object"].(map[string]any)
+		for _, k := range []string{"apiVersion", "kind", "name"} {
+			if obj[k] == "" || obj[k] == nil {
+				t.Errorf("object lacks %q: %v", k, obj)
+			}
+		}
+	}
+	s := rep.Summarize()
+	if out.Summary["errors"] != s.Errors || out.Summary["warnings"] != s.Warnings || out.Summary["files"] != 3 {
+		t.Errorf("summary = %v", out.Summary)
+	}
+}
+
+// TestSARIFValid checks the SARIF output, as bytes, against the official
+// SARIF 2.1.0 JSON Schema, and the parts GitHub code scanning insists on.
+// The schema is read from the go-sarif module's source, so it is the
+// standard's text, not ours.
+func TestSARIFValid(t *testing.T) {
+	rep, meta := goldenReport(t)
+	var buf bytes.Buffer
+	if err := Formats["sarif"].Format(&buf, rep, meta); err != nil {
+		t.Fatal(err)
+	}
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(buf.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sarifSchema(t).Validate(doc); err != nil {
+		t.Fatalf("SARIF does not validate against the 2.1.0 schema: %v", err)
+	}
+	var log struct {
+		Runs []struct {
+			Tool struct {
+				Driver struct {
+					Rules []struct {
+						ID   string                `json:"id"`
+						Help struct{ Text string } `json:"help"`
+					} `json:"rules"`
+				} `json:"driver"`
+			} `json:"tool"`
+			Results []struct {
+				RuleID    string `json:"ruleId"`
+				RuleIndex int    `json:"ruleIndex"`
+				Locations []struct {
+					PhysicalLocation struct {
+						ArtifactLocation struct{ URI string } `json:"artifactLocation"`
+						Region           struct {
+							StartLine   int `json:"startLine"`
+							StartColumn int `json:"startColumn"`
+						} `json:"region"`
+					} `json:"physicalLocation"`
+				} `json:"locations"`
+			} `json:"results"`
+		} `json:"runs"`
+	}
+	if err := json.Unmarshal(buf.Bytes(), &log); err != nil {
+		t.Fatal(err)
+	}
+	run := log.Runs[0]
+	if len(run.Tool.Driver.Rules) != len(rules.Builtin()) {
+		t.Errorf("%d rules in the driver", len(run.Tool.Driver.Rules))
+	}
+	for _, r := range run.Tool.Driver.Rules {
+		if r.Help.Text == "" {
+			t.Errorf("rule %s has no help text", r.ID)
+		}
+	}
+	if len(run.Results) != len(rep.Findings) {
+		t.Fatalf("%d results for %d findings", len(run.Results), len(rep.Findings))
+	}
+	for _, res := range run.Results {
+		loc := res.Locations[0].PhysicalLocation
+		if uri := loc.ArtifactLocation.URI; strings.HasPrefix(uri, "/") || !strings.HasPrefix(uri, "testdata/") {
+			t.Errorf("uri %q is not relative to the repository root", uri)
+		}
+		if loc.Region.StartLine < 1 || loc.Region.StartColumn < 1 {
+			t.Errorf("region %+v", loc.Region)
+		}
+		if run.Tool.Driver.Rules[res.RuleIndex].ID != res.RuleID {
+			t.Errorf("ruleIndex %d does not point at %s", res.RuleIndex, res.RuleID)
+		}
+	}
+}
+
+// sarifSchema compiles the SARIF 2.1.0 schema held as a string constant in
+// go-sarif's source.
+func sarifSchema(t *testing.T) *jsonschema.Schema {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/owenrumney/go-sarif/v3").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	src := filepath.Join(strings.TrimSpace(string(out)), "pkg", "report", "v210", "sarif", "schema.go")
+	file, err := parser.ParseFile(token.NewFileSet(), src, nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var text string
+	ast.Inspect(file, func(n ast.Node) bool {
+		if spec, ok := n.(*ast.ValueSpec); ok && len(spec.Names) == 1 && spec.Names[0].Name == "schema" {
+			if lit, ok := spec.Values[0].(*ast.BasicLit); ok {
+				text, _ = strconv.Unquote(lit.Value)
+			}
+		}
+		return true
+	})
+	if text == "" {
+		t.Fatalf("no schema constant in %s", src)
+	}
+	doc, err := jsonschema.UnmarshalJSON(strings.NewReader(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := jsonschema.NewCompiler()
+	if err := c.AddResource("sarif-2.1.0.json", doc); err != nil {
+		t.Fatal(err)
+	}
+	sch, err := c.Compile("sarif-2.1.0.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sch
+}
+
+// The schema check above must be able to fail.
+func TestSARIFSchemaRejects(t *testing.T) {
+	doc, _ := jsonschema.UnmarshalJSON(strings.NewReader(`{"version":"2.1.0","runs":[{"tool":{"driver":{"name":"x"}},"results":[{"level":"fatal","message":{"text":"m"}}]}]}`))
+	if err := sarifSchema(t).Validate(doc); err == nil {
+		t.Fatal("schema accepted level fatal")
+	}
+}
