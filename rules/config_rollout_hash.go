@@ -13,7 +13,7 @@ import (
 // ConfigRolloutHash makes a config change roll the pods that read it.
 var ConfigRolloutHash = &Rule{
 	ID:       "config-rollout-hash",
-	Summary:  "Workloads reading a Bifrost config ConfigMap must carry gjallar.dev/config-hash",
+	Summary:  "Workloads reading a Bifrost config must carry a current gjallar.dev/config-hash (missing: warning, stale: error)",
 	Severity: Error,
 	Fixable:  true,
 	Rationale: "Bifrost reads config.json once into its SQLite store; a changed ConfigMap does nothing " +
