@@ -116,11 +116,28 @@ func (c *Context) Shared(key string, compute func() any) any {
 	return c.run.shared(key, compute)
 }
 
+// Extension contributes findings from outside the built-in Go rules: Rego
+// policies. Its findings pass through the same config, suppression and
+// severity handling as rule findings, in lint and in the webhook alike.
+type Extension interface {
+	// Rules describes every rule ID the extension may report, for config
+	// validation, `gjallar rules` and SARIF; their Check is nil.
+	Rules() []*Rule
+	// Start is called once per run, before the first object is checked.
+	Start(idx Index) ExtensionRun
+}
+
+// ExtensionRun checks objects within one run.
+type ExtensionRun interface {
+	Check(obj *Object) []Finding
+}
+
 // Engine runs the enabled rules with their configured severity and options.
 type Engine struct {
 	byID   map[string]*boundRule
 	byKind map[schema.GroupKind][]*boundRule
 	all    []*boundRule
+	exts   []Extension
 }
 
 type boundRule struct {
@@ -130,10 +147,14 @@ type boundRule struct {
 	disabled bool
 }
 
-// NewEngine binds rules to a config. A config that names an unknown rule or
-// gives a rule options it does not have is an error.
-func NewEngine(rules []*Rule, cfg *Config) (*Engine, error) {
-	e := &Engine{byID: map[string]*boundRule{}, byKind: map[schema.GroupKind][]*boundRule{}}
+// NewEngine binds rules (and extensions' rules) to a config. A config that
+// names an unknown rule or gives a rule options it does not have is an
+// error.
+func NewEngine(rules []*Rule, cfg *Config, exts ...Extension) (*Engine, error) {
+	e := &Engine{byID: map[string]*boundRule{}, byKind: map[schema.GroupKind][]*boundRule{}, exts: exts}
+	for _, x := range exts {
+		rules = append(append([]*Rule(nil), rules...), x.Rules()...)
+	}
 	for _, r := range rules {
 		if _, dup := e.byID[r.ID]; dup {
 			return nil, fmt.Errorf("rule %q is defined twice", r.ID)
@@ -203,6 +224,9 @@ type Run struct {
 	engine *Engine
 	index  Index
 
+	extOnce sync.Once
+	extRuns []ExtensionRun
+
 	mu    sync.Mutex
 	cache map[string]*sharedValue
 }
@@ -238,6 +262,21 @@ func (r *Run) Check(obj *Object) []Finding {
 			continue
 		}
 		out = append(out, r.checkOne(b, obj)...)
+	}
+	r.extOnce.Do(func() {
+		for _, x := range r.engine.exts {
+			r.extRuns = append(r.extRuns, x.Start(r.index))
+		}
+	})
+	for _, x := range r.extRuns {
+		for _, f := range x.Check(obj) {
+			if f.Object == (ObjectRef{}) {
+				f.Object = obj.ref
+			}
+			if f, ok := r.engine.Emit(f, obj); ok {
+				out = append(out, f)
+			}
+		}
 	}
 	return out
 }

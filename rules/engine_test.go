@@ -141,3 +141,46 @@ func TestSharedComputesOncePerRun(t *testing.T) {
 		t.Errorf("computed %d times, want once per run (2)", calls)
 	}
 }
+
+// countingExtension reports one finding per object and counts its runs.
+type countingExtension struct{ starts int }
+
+func (x *countingExtension) Rules() []*Rule {
+	return []*Rule{{ID: "team-rule", Summary: "a team's own rule", Severity: Error}}
+}
+
+func (x *countingExtension) Start(idx Index) ExtensionRun {
+	x.starts++
+	return extRun{idx}
+}
+
+type extRun struct{ idx Index }
+
+func (r extRun) Check(obj *Object) []Finding {
+	return []Finding{{Rule: "team-rule", Message: "seen " + obj.Name() + " among " + strings.Repeat("*", len(r.idx.List(ConfigMapKind, "")))}}
+}
+
+func TestExtensionFindingsGoThroughConfig(t *testing.T) {
+	x := &countingExtension{}
+	cfg, _ := ParseConfig("c", []byte("rules:\n  team-rule: {severity: warning}\n"))
+	e, err := NewEngine(Builtin(), cfg, x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := configMap("a", nil, nil), configMap("b", map[string]any{AnnotationIgnore: "team-rule"}, nil)
+	run := e.NewRun(NewMemIndex([]*Object{a, b}))
+	got := append(run.Check(a), run.Check(b)...)
+	if len(got) != 1 || got[0].Severity != Warning || got[0].Object.Name != "a" || got[0].Message != "seen a among **" {
+		t.Errorf("findings = %+v", got)
+	}
+	if x.starts != 1 {
+		t.Errorf("extension started %d times in one run", x.starts)
+	}
+	found := false
+	for _, r := range e.Rules() {
+		found = found || r.ID == "team-rule"
+	}
+	if !found {
+		t.Error("extension rule not listed")
+	}
+}

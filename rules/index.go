@@ -1,6 +1,8 @@
 package rules
 
 import (
+	"sort"
+
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
@@ -12,6 +14,9 @@ type Index interface {
 	// List returns the objects of a kind in a namespace; "" lists all
 	// namespaces. The result must not be modified.
 	List(gk schema.GroupKind, namespace string) []*Object
+	// Kinds lists the kinds the index holds, for consumers that need the
+	// whole inventory (Rego policies' data.inventory).
+	Kinds() []schema.GroupKind
 }
 
 // MemIndex is an Index over objects held in memory.
@@ -82,6 +87,24 @@ func (idx *MemIndex) List(gk schema.GroupKind, namespace string) []*Object {
 	return idx.byNS[kindNS{gk, namespace}]
 }
 
+func (idx *MemIndex) Kinds() []schema.GroupKind {
+	out := make([]schema.GroupKind, 0, len(idx.byKind))
+	for gk := range idx.byKind {
+		out = append(out, gk)
+	}
+	sortKinds(out)
+	return out
+}
+
+func sortKinds(gks []schema.GroupKind) {
+	sort.Slice(gks, func(i, j int) bool {
+		if gks[i].Group != gks[j].Group {
+			return gks[i].Group < gks[j].Group
+		}
+		return gks[i].Kind < gks[j].Kind
+	})
+}
+
 // HasNamespace reports whether any object in the index lives in ns; lint
 // uses it to tell "absent" from "not in the input".
 func (idx *MemIndex) HasNamespace(ns string) bool {
@@ -105,6 +128,18 @@ func (o overlay) Get(gk schema.GroupKind, namespace, name string) *Object {
 		return o.obj
 	}
 	return o.base.Get(gk, namespace, name)
+}
+
+func (o overlay) Kinds() []schema.GroupKind {
+	kinds := o.base.Kinds()
+	for _, gk := range kinds {
+		if gk == o.obj.gk {
+			return kinds
+		}
+	}
+	out := append(append([]schema.GroupKind(nil), kinds...), o.obj.gk)
+	sortKinds(out)
+	return out
 }
 
 func (o overlay) List(gk schema.GroupKind, namespace string) []*Object {

@@ -18,9 +18,10 @@ var ParseError = &Rule{
 	},
 }
 
-// Builtin returns the rules gjallar ships, in the order they are documented.
+// Builtin returns the rules gjallar ships, in the order they are documented:
+// the core rules, then the rules for the runbook's own traps.
 func Builtin() []*Rule {
-	return []*Rule{
+	core := []*Rule{
 		BifrostProvidersMap,
 		BifrostOtelTraceType,
 		BifrostFSGroup,
@@ -30,4 +31,5 @@ func Builtin() []*Rule {
 		BifrostConfigSchema,
 		ParseError,
 	}
+	return append(core, trapRules...)
 }

@@ -1,0 +1,5 @@
+package rules
+
+// trapRules catch what the runbook itself gets wrong or leaves to luck;
+// Builtin lists them after the core rules.
+var trapRules = []*Rule{}
