@@ -1,0 +1,57 @@
+package main
+
+import (
+	"github.com/spf13/cobra"
+	"k8s.io/client-go/tools/clientcmd"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/gjallar-dev/gjallar/webhook"
+)
+
+func newWebhookCommand() *cobra.Command {
+	var (
+		o          webhook.Options
+		kubeconfig string
+		devLogs    bool
+	)
+	cmd := &cobra.Command{
+		Use:   "webhook",
+		Short: "Run the validating and mutating admission webhook and the restart controller",
+		Long: "Serve admission webhooks that run the same rules as gjallar lint against the\n" +
+			"cluster (error findings deny, warnings are returned as admission warnings), stamp\n" +
+			"gjallar.dev/config-hash on workloads, and roll workloads when the ConfigMaps they read\n" +
+			"change. Runs in the cluster (see charts/gjallar) or locally against a kubeconfig.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctrl.SetLogger(zap.New(zap.UseDevMode(devLogs)))
+			if kubeconfig != "" {
+				cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+				if err != nil {
+					return usageErr(err)
+				}
+				o.RestConfig = cfg
+			}
+			return webhook.Run(ctrl.SetupSignalHandler(), o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig file (default: KUBECONFIG, ~/.kube/config, or in-cluster)")
+	f.StringVarP(&o.ConfigFile, "config", "c", "", "the .gjallar.yaml to load; reloaded when it changes")
+	f.DurationVar(&o.ReloadInterval, "reload-interval", 0, "how often to check the config for changes (default 10s)")
+	f.StringVar(&o.Host, "host", "", "address to serve admission requests on (default all)")
+	f.IntVar(&o.Port, "port", 9443, "port to serve admission requests on")
+	f.StringVar(&o.CertDir, "cert-dir", "", "directory holding tls.crt and tls.key")
+	f.BoolVar(&o.ManageCerts, "manage-certs", true, "issue and rotate the serving certificate and inject its CA into the webhook configurations (off with cert-manager)")
+	f.StringVar(&o.CertSecret, "cert-secret", "gjallar-webhook-cert", "Secret holding the managed certificate")
+	f.StringVar(&o.Namespace, "namespace", "gjallar-system", "namespace gjallar runs in (certificate Secret, leader election)")
+	f.StringVar(&o.ServiceName, "service-name", "gjallar", "Service in front of the webhook (the certificate's DNS name)")
+	f.StringSliceVar(&o.ExtraDNSNames, "extra-dns-names", nil, "more DNS names for the managed certificate (e.g. localhost when running locally)")
+	f.StringVar(&o.ValidatingName, "validating-webhook", "gjallar", "ValidatingWebhookConfiguration to inject the CA into")
+	f.StringVar(&o.MutatingName, "mutating-webhook", "gjallar", "MutatingWebhookConfiguration to inject the CA into")
+	f.StringVar(&o.MetricsAddr, "metrics-bind-address", ":8080", "Prometheus metrics address (0 disables)")
+	f.StringVar(&o.ProbeAddr, "health-probe-bind-address", ":8081", "liveness and readiness probe address")
+	f.BoolVar(&o.LeaderElect, "leader-elect", true, "elect a leader so that one replica runs the restart controller")
+	f.BoolVar(&devLogs, "dev-logs", false, "human-readable logs instead of JSON")
+	return cmd
+}

@@ -1,0 +1,77 @@
+package webhook
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+
+	admissionv1 "k8s.io/api/admission/v1"
+	"gomodules.xyz/jsonpatch/v2"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/gjallar-dev/gjallar/rules"
+)
+
+// Mutator stamps gjallar.dev/config-hash on workload pod templates, the
+// value lint --fix writes, computed by the same function from the
+// ConfigMaps in the cluster. It never changes anything else.
+type Mutator struct {
+	Engines *EngineHolder
+	Index   rules.Index
+}
+
+// Handle implements admission.Handler.
+func (m *Mutator) Handle(ctx context.Context, req admission.Request) (resp admission.Response) {
+	start := time.Now()
+	defer func() {
+		if p := recover(); p != nil {
+			resp = admission.Errored(http.StatusInternalServerError, fmt.Errorf("internal error in gjallar"))
+		}
+		admissionRequests.WithLabelValues("mutate", string(req.Operation), decision(resp)).Inc()
+		admissionDuration.WithLabelValues("mutate").Observe(time.Since(start).Seconds())
+	}()
+	if req.Operation != admissionv1.Create && req.Operation != admissionv1.Update {
+		return admission.Allowed("")
+	}
+	obj, err := decodeObject(req)
+	if err != nil {
+		return admission.Errored(http.StatusBadRequest, err)
+	}
+	id := rules.ConfigRolloutHash.ID
+	if !m.Engines.Load().Enabled(id) || obj.Suppressed(id) {
+		return admission.Allowed("")
+	}
+	hash, _, ok := rules.DesiredConfigHash(obj, rules.Overlay(m.Index, obj))
+	if !ok {
+		return admission.Allowed("")
+	}
+	t, _ := obj.PodTemplate()
+	if t.Meta.Annotations[rules.AnnotationConfigHash] == hash {
+		return admission.Allowed("")
+	}
+	return admission.Patched("stamped "+rules.AnnotationConfigHash, setField(obj.Content, rules.ConfigHashPath(t), hash))
+}
+
+// setField is the JSON Patch operation that sets path to value, creating
+// the missing parents in one "add" of a nested object (a JSON Patch add
+// cannot create intermediate members).
+func setField(content map[string]any, path rules.Path, value any) jsonpatch.Operation {
+	var cur any = content
+	for i, tok := range path {
+		m, _ := cur.(map[string]any)
+		next, ok := m[tok]
+		if !ok || next == nil || i == len(path)-1 {
+			return jsonpatch.Operation{Operation: "add", Path: path[:i+1].Pointer(), Value: nest(path[i+1:], value)}
+		}
+		cur = next
+	}
+	return jsonpatch.Operation{Operation: "add", Path: path.Pointer(), Value: value}
+}
+
+func nest(path rules.Path, value any) any {
+	for i := len(path) - 1; i >= 0; i-- {
+		value = map[string]any{path[i]: value}
+	}
+	return value
+}

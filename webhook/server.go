@@ -1,0 +1,317 @@
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/open-policy-agent/cert-controller/pkg/rotator"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	ctrlwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
+
+	"github.com/gjallar-dev/gjallar/rules"
+)
+
+// Options configures `gjallar webhook`.
+type Options struct {
+	// RestConfig reaches the API server; nil means the usual lookup
+	// (--kubeconfig, KUBECONFIG, in-cluster).
+	RestConfig *rest.Config
+
+	// ConfigFile is the .gjallar.yaml to load and watch; empty for none.
+	ConfigFile     string
+	ReloadInterval time.Duration
+	// Extensions builds the rule extensions (Rego policies) anew on each
+	// reload; nil for none.
+	Extensions func() ([]rules.Extension, error)
+	// ExtensionsStamp tells whether the extensions' sources changed (a hash
+	// of the policy files, say); reloads rebuild them only then.
+	ExtensionsStamp func() string
+
+	Host    string
+	Port    int
+	CertDir string
+	// ManageCerts makes gjallar issue and rotate its own serving
+	// certificate (stored in CertSecret) and inject the CA into its webhook
+	// configurations. Off when cert-manager provides the certificate.
+	ManageCerts     bool
+	CertSecret      string
+	Namespace       string
+	ServiceName     string
+	ExtraDNSNames   []string
+	ValidatingName  string
+	MutatingName    string
+	MetricsAddr     string
+	ProbeAddr       string
+	LeaderElect     bool
+	LeaderElectName string
+}
+
+// Defaults fills unset options.
+func (o *Options) Defaults() {
+	if o.Port == 0 {
+		o.Port = 9443
+	}
+	if o.CertDir == "" {
+		o.CertDir = filepath.Join(os.TempDir(), "gjallar-certs")
+	}
+	if o.ReloadInterval == 0 {
+		o.ReloadInterval = 10 * time.Second
+	}
+	if o.Namespace == "" {
+		o.Namespace = "gjallar-system"
+	}
+	if o.ServiceName == "" {
+		o.ServiceName = "gjallar"
+	}
+	if o.CertSecret == "" {
+		o.CertSecret = "gjallar-webhook-cert"
+	}
+	if o.ValidatingName == "" {
+		o.ValidatingName = "gjallar"
+	}
+	if o.MutatingName == "" {
+		o.MutatingName = "gjallar"
+	}
+	if o.LeaderElectName == "" {
+		o.LeaderElectName = "gjallar-restart-controller"
+	}
+}
+
+// Run starts the webhook, the restart controller and the certificate
+// rotation, and blocks until ctx ends.
+func Run(ctx context.Context, o Options) error {
+	o.Defaults()
+	logger := log.FromContext(ctx).WithName("gjallar")
+	cfg := o.RestConfig
+	if cfg == nil {
+		var err error
+		if cfg, err = ctrl.GetConfig(); err != nil {
+			return err
+		}
+	}
+	engines, configText, err := loadEngine(o)
+	if err != nil {
+		return err
+	}
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		return err
+	}
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                  scheme,
+		Metrics:                 metricsserver.Options{BindAddress: o.MetricsAddr},
+		HealthProbeBindAddress:  o.ProbeAddr,
+		LeaderElection:          o.LeaderElect,
+		LeaderElectionID:        o.LeaderElectName,
+		LeaderElectionNamespace: o.Namespace,
+		Cache: cache.Options{
+			DefaultTransform: cache.TransformStripManagedFields(),
+			// Rules only read: hand them the cached objects, not copies.
+			DefaultUnsafeDisableDeepCopy: ptr.To(true),
+			ReaderFailOnMissingInformer:  true,
+		},
+	})
+	if err != nil {
+		return err
+	}
+	index, missing, err := NewClusterIndex(ctx, mgr.GetCache(), mgr.GetRESTMapper(), IndexedKinds)
+	if err != nil {
+		return err
+	}
+	for _, gk := range missing {
+		logger.Info("kind not served by the cluster; rules that look it up see none", "kind", gk.String())
+	}
+	holder := NewEngineHolder(engines)
+	restart := &RestartController{
+		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Index: index,
+		Engines: holder, Recorder: mgr.GetEventRecorder("gjallar"),
+	}
+	if err := restart.SetupWithManager(mgr); err != nil {
+		return err
+	}
+
+	server := ctrlwebhook.NewServer(ctrlwebhook.Options{
+		Host: o.Host, Port: o.Port, CertDir: o.CertDir,
+		TLSOpts: []func(*tls.Config){func(c *tls.Config) {
+			c.MinVersion = tls.VersionTLS12
+			c.NextProtos = []string{"http/1.1"} // no HTTP/2 (rapid-reset class of attacks)
+		}},
+	})
+	server.Register("/validate", &ctrlwebhook.Admission{Handler: &Validator{Engines: holder, Index: index}})
+	server.Register("/mutate", &ctrlwebhook.Admission{Handler: &Mutator{Engines: holder, Index: index}})
+
+	certsReady := make(chan struct{})
+	if o.ManageCerts {
+		err := rotator.AddRotator(mgr, &rotator.CertRotator{
+			SecretKey:      types.NamespacedName{Namespace: o.Namespace, Name: o.CertSecret},
+			CertDir:        o.CertDir,
+			CAName:         "gjallar-ca",
+			CAOrganization: "gjallar",
+			DNSName:        fmt.Sprintf("%s.%s.svc", o.ServiceName, o.Namespace),
+			ExtraDNSNames:  o.ExtraDNSNames,
+			IsReady:        certsReady,
+			Webhooks: []rotator.WebhookInfo{
+				{Name: o.ValidatingName, Type: rotator.Validating},
+				{Name: o.MutatingName, Type: rotator.Mutating},
+			},
+			// Every replica serves, so every replica needs the certificate.
+			RequireLeaderElection: false,
+		})
+		if err != nil {
+			return err
+		}
+	} else {
+		go waitForFiles(ctx, certsReady, filepath.Join(o.CertDir, "tls.crt"), filepath.Join(o.CertDir, "tls.key"))
+	}
+	// The server starts once its certificate exists; until then it is not
+	// ready, so no traffic is sent to it.
+	go func() {
+		select {
+		case <-certsReady:
+			if err := mgr.Add(server); err != nil {
+				logger.Error(err, "cannot start the webhook server")
+			}
+		case <-ctx.Done():
+		}
+	}()
+	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
+		return err
+	}
+	checks := map[string]healthz.Checker{
+		"certificates": func(*http.Request) error {
+			select {
+			case <-certsReady:
+				return nil
+			default:
+				return errors.New("serving certificate not ready")
+			}
+		},
+		"cache": func(r *http.Request) error {
+			c, cancel := context.WithTimeout(r.Context(), time.Second)
+			defer cancel()
+			if !mgr.GetCache().WaitForCacheSync(c) {
+				return errors.New("cache not synced")
+			}
+			return nil
+		},
+		"webhook": server.StartedChecker(),
+	}
+	for name, check := range checks {
+		if err := mgr.AddReadyzCheck(name, check); err != nil {
+			return err
+		}
+	}
+	go reloadLoop(ctx, o, holder, configText)
+	logger.Info("starting", "port", o.Port, "config", o.ConfigFile, "manageCerts", o.ManageCerts)
+	return mgr.Start(ctx)
+}
+
+func waitForFiles(ctx context.Context, done chan struct{}, files ...string) {
+	t := time.NewTicker(500 * time.Millisecond)
+	defer t.Stop()
+	for {
+		all := true
+		for _, f := range files {
+			if _, err := os.Stat(f); err != nil {
+				all = false
+			}
+		}
+		if all {
+			close(done)
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// loadEngine builds an engine from the config file (if any) and the
+// extensions, returning the file's text so reloads can tell a change.
+func loadEngine(o Options) (*rules.Engine, []byte, error) {
+	var cfg *rules.Config
+	var text []byte
+	if o.ConfigFile != "" {
+		var err error
+		if text, err = os.ReadFile(o.ConfigFile); err != nil {
+			return nil, nil, err
+		}
+		if cfg, err = rules.ParseConfig(o.ConfigFile, text); err != nil {
+			return nil, nil, err
+		}
+	}
+	var exts []rules.Extension
+	if o.Extensions != nil {
+		var err error
+		if exts, err = o.Extensions(); err != nil {
+			return nil, nil, err
+		}
+	}
+	e, err := rules.NewEngine(rules.Builtin(), cfg, exts...)
+	return e, text, err
+}
+
+// reloadLoop re-reads the mounted config every interval and swaps the
+// engine when the file changed and is valid; a broken file keeps the last
+// good engine. Polling, rather than inotify, works with the symlink swaps
+// kubelet uses to update ConfigMap volumes.
+func reloadLoop(ctx context.Context, o Options, holder *EngineHolder, last []byte) {
+	if o.ConfigFile == "" && o.Extensions == nil {
+		return
+	}
+	logger := log.FromContext(ctx).WithName("gjallar")
+	t := time.NewTicker(o.ReloadInterval)
+	defer t.Stop()
+	lastExt := extensionsStamp(o)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		var text []byte
+		if o.ConfigFile != "" {
+			text, _ = os.ReadFile(o.ConfigFile)
+		}
+		stamp := extensionsStamp(o)
+		if bytes.Equal(text, last) && stamp == lastExt {
+			continue
+		}
+		e, newText, err := loadEngine(o)
+		if err != nil {
+			configReloads.WithLabelValues("error").Inc()
+			logger.Error(err, "config reload failed; keeping the previous configuration")
+			last, lastExt = text, stamp // do not retry the same broken file every tick
+			continue
+		}
+		holder.Store(e)
+		last, lastExt = newText, stamp
+		configReloads.WithLabelValues("ok").Inc()
+		logger.Info("configuration reloaded")
+	}
+}
+
+func extensionsStamp(o Options) string {
+	if o.ExtensionsStamp == nil {
+		return ""
+	}
+	return o.ExtensionsStamp()
+}
