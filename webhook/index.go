@@ -163,4 +163,3 @@ func (idx *ClusterIndex) Serves(gk schema.GroupKind) bool {
 	_, ok := idx.kinds[gk]
 	return ok
 }
-
