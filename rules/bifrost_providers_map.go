@@ -40,7 +40,6 @@ func checkProvidersMap(c *Context, obj *Object) {
 			"write it as an object keyed by provider name: {%q: {\"keys\": [...]}}", example)}
 		if unambiguous && !cfg.Encoded {
 			text := providersListToMap(cfg, names)
-			f.Message += " (fixable: " + quotedList(names) + ")"
 			f.Fix = &Fix{
 				Description: "rewrite providers as an object keyed by " + quotedList(names),
 				Edits:       []Edit{{Path: cfg.Path, Value: text}},

@@ -64,3 +64,21 @@ func TestProviderListNamesAmbiguous(t *testing.T) {
 		}
 	}
 }
+
+func TestProvidersFindingCarriesFixOnlyWhenUnambiguous(t *testing.T) {
+	e, _ := NewEngine(Builtin(), nil)
+	for _, c := range []struct {
+		text string
+		fix  bool
+	}{
+		{`{"providers": [{"name": "openai", "keys": []}]}`, true},
+		{`{"providers": [{"name": "openai"}, {"name": "openai"}]}`, false},
+	} {
+		obj := configMap("c", nil, map[string]any{"config.json": c.text})
+		for _, f := range e.NewRun(NewMemIndex(nil)).Check(obj) {
+			if f.Rule == BifrostProvidersMap.ID && (f.Fix != nil) != c.fix {
+				t.Errorf("%s: fix = %v, want %v", c.text, f.Fix != nil, c.fix)
+			}
+		}
+	}
+}

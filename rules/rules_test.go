@@ -25,8 +25,8 @@ type want struct {
 // cases); a file alone.
 var badFixtures = map[string]map[string][]want{
 	"bifrost-providers-map": {
-		"list-with-name.yaml":     {{10, rules.Error, `fixable: "openai", "anthropic"`}},
-		"list-with-provider.yaml": {{8, rules.Error, `fixable: "openai"`}},
+		"list-with-name.yaml":     {{10, rules.Error, `{"openai": {"keys": [...]}}`}},
+		"list-with-provider.yaml": {{8, rules.Error, `{"openai": {"keys": [...]}}`}},
 		"ambiguous.yaml":          {{9, rules.Error, "providers is a list"}},
 		"one-line.yaml":           {{7, rules.Error, "providers is a list"}},
 		"secret-data.yaml":        {{7, rules.Error, "providers is a list"}},
