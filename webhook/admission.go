@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"sort"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -87,9 +88,33 @@ func (v *Validator) Handle(ctx context.Context, req admission.Request) (resp adm
 		return admission.Errored(http.StatusBadRequest, err)
 	}
 	findings := v.Engines.Load().NewRun(rules.Overlay(v.Index, obj)).Check(obj)
-	var denials, warnings []string
 	for _, f := range findings {
 		findingsTotal.WithLabelValues(f.Rule, f.Severity.String()).Inc()
+	}
+	denial, warnings := Verdict(obj.Ref(), findings)
+	if denial != "" {
+		return admission.Denied(denial).WithWarnings(warnings...)
+	}
+	return admission.Allowed("").WithWarnings(warnings...)
+}
+
+// Verdict turns findings into the denial message (empty when nothing is an
+// error) and the admission warnings, each finding as "rule: message (field
+// path)", in a stable order. Info findings are not shown.
+func Verdict(ref rules.ObjectRef, findings []rules.Finding) (denial string, warnings []string) {
+	sorted := append([]rules.Finding(nil), findings...)
+	sort.SliceStable(sorted, func(i, j int) bool {
+		a, b := sorted[i], sorted[j]
+		if a.Rule != b.Rule {
+			return a.Rule < b.Rule
+		}
+		if a.FieldPath() != b.FieldPath() {
+			return a.FieldPath() < b.FieldPath()
+		}
+		return a.Message < b.Message
+	})
+	var denials []string
+	for _, f := range sorted {
 		switch f.Severity {
 		case rules.Error:
 			denials = append(denials, describe(f))
@@ -98,10 +123,9 @@ func (v *Validator) Handle(ctx context.Context, req admission.Request) (resp adm
 		}
 	}
 	if len(denials) > 0 {
-		msg := fmt.Sprintf("gjallar denied %s: %s", obj.Ref(), strings.Join(denials, "; "))
-		return admission.Denied(msg).WithWarnings(warnings...)
+		denial = fmt.Sprintf("gjallar denied %s: %s", ref, strings.Join(denials, "; "))
 	}
-	return admission.Allowed("").WithWarnings(warnings...)
+	return denial, warnings
 }
 
 // describe renders a finding as "rule: message (field path)".

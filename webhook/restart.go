@@ -55,7 +55,7 @@ func (r *RestartController) Reconcile(ctx context.Context, req reconcile.Request
 	_, seenBefore := r.seen.LoadOrStore(req.NamespacedName, true)
 	cm := r.Index.Get(rules.ConfigMapKind, req.Namespace, req.Name)
 	id := rules.ConfigRolloutHash.ID
-	if cm == nil || !r.Engines.Load().Enabled(id) {
+	if cm == nil || !r.Engines.Load().Enabled(id) || r.namespaceIgnored(req.Namespace) {
 		return reconcile.Result{}, nil
 	}
 	for _, gk := range rules.RolloutKinds {
@@ -76,6 +76,16 @@ func (r *RestartController) Reconcile(ctx context.Context, req reconcile.Request
 	}
 	return reconcile.Result{}, nil
 }
+
+// namespaceIgnored: a namespace labelled gjallar.dev/ignore=true is opted
+// out of gjallar, for the restart controller as for the webhooks.
+func (r *RestartController) namespaceIgnored(name string) bool {
+	ns := r.Index.Get(schema.GroupKind{Kind: "Namespace"}, "", name)
+	return ns != nil && rules.LookupString(ns.Content, "metadata", "labels", IgnoreNamespaceLabel) == "true"
+}
+
+// IgnoreNamespaceLabel opts a namespace out of gjallar.
+const IgnoreNamespaceLabel = "gjallar.dev/ignore"
 
 func readsConfigMap(t *rules.PodTemplate, name string) bool {
 	for _, ref := range t.ConfigMapRefs() {

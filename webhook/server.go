@@ -12,6 +12,9 @@ import (
 	"time"
 
 	"github.com/open-policy-agent/cert-controller/pkg/rotator"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -19,6 +22,7 @@ import (
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
@@ -60,6 +64,10 @@ type Options struct {
 	ProbeAddr       string
 	LeaderElect     bool
 	LeaderElectName string
+
+	// OnIndex, if set, receives the cluster index once it exists: for
+	// embedding gjallar, and for tests that wait for the cache.
+	OnIndex func(*ClusterIndex)
 }
 
 // Defaults fills unset options.
@@ -137,6 +145,9 @@ func Run(ctx context.Context, o Options) error {
 	for _, gk := range missing {
 		logger.Info("kind not served by the cluster; rules that look it up see none", "kind", gk.String())
 	}
+	if o.OnIndex != nil {
+		o.OnIndex(index)
+	}
 	holder := NewEngineHolder(engines)
 	restart := &RestartController{
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Index: index,
@@ -158,6 +169,9 @@ func Run(ctx context.Context, o Options) error {
 
 	certsReady := make(chan struct{})
 	if o.ManageCerts {
+		if err := ensureCertSecret(ctx, cfg, scheme, o); err != nil {
+			return err
+		}
 		err := rotator.AddRotator(mgr, &rotator.CertRotator{
 			SecretKey:      types.NamespacedName{Namespace: o.Namespace, Name: o.CertSecret},
 			CertDir:        o.CertDir,
@@ -220,6 +234,21 @@ func Run(ctx context.Context, o Options) error {
 	go reloadLoop(ctx, o, holder, configText)
 	logger.Info("starting", "port", o.Port, "config", o.ConfigFile, "manageCerts", o.ManageCerts)
 	return mgr.Start(ctx)
+}
+
+// ensureCertSecret creates the empty Secret the certificate rotation fills
+// in, when it does not exist yet (the chart creates it; a local run may not
+// have it).
+func ensureCertSecret(ctx context.Context, cfg *rest.Config, scheme *runtime.Scheme, o Options) error {
+	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		return err
+	}
+	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: o.Namespace, Name: o.CertSecret}}
+	if err := c.Create(ctx, s); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("creating the certificate Secret %s/%s: %w", o.Namespace, o.CertSecret, err)
+	}
+	return nil
 }
 
 func waitForFiles(ctx context.Context, done chan struct{}, files ...string) {

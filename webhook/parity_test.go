@@ -1,0 +1,317 @@
+package webhook_test
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	admissionregv1 "k8s.io/api/admissionregistration/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/gjallar-dev/gjallar/lint"
+	"github.com/gjallar-dev/gjallar/rules"
+	"github.com/gjallar-dev/gjallar/webhook"
+)
+
+const parityLabel = "gjallar.dev/parity"
+
+// TestLintWebhookParity runs every rule fixture and example through both
+// doors and requires the same findings. Each fixture's objects are created
+// in the cluster as context (in namespaces the webhooks skip), then each
+// object is sent through the webhooks with a server-side dry-run update
+// (copies of the chart's webhooks select it by a label instead of by
+// namespace). The webhook's denial and warnings must equal what lint's
+// findings for that object render to. Two differences are by design: the
+// mutating webhook stamps the config hash, so lint's config-rollout-hash
+// findings are checked as the stamped value instead; and the API server
+// folds a Secret's stringData into data before admission.
+func TestLintWebhookParity(t *testing.T) {
+	requireEnv(t)
+	installParityWebhooks(t)
+	var fixtures []string
+	for _, pattern := range []string{"../testdata/rules/*/*/*", "../testdata/examples/*"} {
+		m, _ := filepath.Glob(pattern)
+		fixtures = append(fixtures, m...)
+	}
+	checked := 0
+	for _, f := range fixtures {
+		f := f
+		t.Run(strings.TrimPrefix(f, "../testdata/"), func(t *testing.T) {
+			if parityFixture(t, f) {
+				checked++
+			}
+		})
+	}
+	if checked < 30 {
+		t.Errorf("only %d fixtures could be compared", checked)
+	}
+	t.Logf("%d of %d fixtures compared through lint and the webhook", checked, len(fixtures))
+}
+
+// installParityWebhooks copies the chart's webhook configurations, selecting
+// objects by label rather than namespace.
+func installParityWebhooks(t *testing.T) {
+	ctx := context.Background()
+	sel := &metav1.LabelSelector{MatchLabels: map[string]string{parityLabel: "check"}}
+	var vwc admissionregv1.ValidatingWebhookConfiguration
+	if err := suite.client.Get(ctx, client.ObjectKey{Name: "gjallar"}, &vwc); err != nil {
+		t.Fatal(err)
+	}
+	copyV := &admissionregv1.ValidatingWebhookConfiguration{ObjectMeta: metav1.ObjectMeta{Name: "parity-gjallar"}}
+	for _, w := range vwc.Webhooks {
+		w.Name = "parity-" + w.Name
+		w.NamespaceSelector, w.ObjectSelector = nil, sel
+		copyV.Webhooks = append(copyV.Webhooks, w)
+	}
+	var mwc admissionregv1.MutatingWebhookConfiguration
+	if err := suite.client.Get(ctx, client.ObjectKey{Name: "gjallar"}, &mwc); err != nil {
+		t.Fatal(err)
+	}
+	copyM := &admissionregv1.MutatingWebhookConfiguration{ObjectMeta: metav1.ObjectMeta{Name: "parity-gjallar"}}
+	for _, w := range mwc.Webhooks {
+		w.Name = "parity-" + w.Name
+		w.NamespaceSelector, w.ObjectSelector = nil, sel
+		copyM.Webhooks = append(copyM.Webhooks, w)
+	}
+	for _, o := range []client.Object{copyV, copyM} {
+		if err := suite.client.Create(ctx, o); err != nil && !apierrors.IsAlreadyExists(err) {
+			t.Fatal(err)
+		}
+	}
+	// Wait until the API server uses them: a labelled bad ConfigMap in a
+	// skipped namespace is denied.
+	ns := parityNamespace(t, "parity-probe")
+	probe := badConfigMap("probe", ns)
+	probe.Labels = map[string]string{parityLabel: "check"}
+	if err := waitFor(30*time.Second, func() bool {
+		return suite.client.Create(ctx, probe, client.DryRunAll) != nil
+	}); err != nil {
+		t.Fatal("parity webhooks never took effect")
+	}
+}
+
+// parityNamespace makes sure ns exists and the chart's webhooks skip it.
+func parityNamespace(t *testing.T, ns string) string {
+	ctx := context.Background()
+	var n corev1.Namespace
+	err := suite.client.Get(ctx, client.ObjectKey{Name: ns}, &n)
+	switch {
+	case apierrors.IsNotFound(err):
+		n = corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns, Labels: map[string]string{"gjallar.dev/ignore": "true"}}}
+		if err := suite.client.Create(ctx, &n); err != nil {
+			t.Fatal(err)
+		}
+		return ns
+	case err != nil:
+		t.Fatal(err)
+	}
+	if n.Labels["gjallar.dev/ignore"] != "true" {
+		t.Fatalf("namespace %s is used by other tests; parity fixtures need their own", ns)
+	}
+	return ns
+}
+
+func parityFixture(t *testing.T, path string) bool {
+	ctx := context.Background()
+	in, err := lint.Load([]string{path}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(in.Problems) > 0 || len(in.Documents) == 0 {
+		t.Skip("parse errors or no objects: nothing reaches a cluster")
+	}
+	mapper := suite.client.RESTMapper()
+	type item struct {
+		obj  *unstructured.Unstructured
+		ref  rules.ObjectRef
+		gk   schema.GroupKind
+		skip bool
+	}
+	var items []*item
+	for i, d := range in.Documents {
+		gk := d.Object.GroupKind()
+		if gk.Group == "gjallar.dev" {
+			t.Skip("standalone configs are not Kubernetes objects")
+		}
+		m, err := mapper.RESTMapping(gk)
+		if err != nil {
+			t.Skipf("%s is not served by the test API server", gk)
+		}
+		content := deepCopy(d.Object.Content)
+		u := &unstructured.Unstructured{Object: content}
+		if m.Scope.Name() == meta.RESTScopeNameNamespace && u.GetNamespace() == "" {
+			u.SetNamespace("default")
+		}
+		if u.GetNamespace() == "default" || u.GetNamespace() == gjallarNS {
+			u.SetNamespace("parity-default")
+		}
+		// Lint sees the object exactly as it is created.
+		in.Documents[i].Object = rules.NewObject(deepCopy(u.Object))
+		items = append(items, &item{obj: u, ref: in.Documents[i].Object.Ref(), gk: gk})
+	}
+	engine, err := rules.NewEngine(rules.Builtin(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byObject := map[rules.ObjectRef][]rules.Finding{}
+	for _, f := range lint.Check(engine, in).Findings {
+		byObject[f.Object] = append(byObject[f.Object], f.Finding)
+	}
+
+	// Create the fixture as context; webhooks skip these namespaces.
+	var created []*unstructured.Unstructured
+	defer func() {
+		for _, u := range created {
+			// envtest runs no controllers, so finalizers (PVC protection)
+			// would keep deleted objects around forever.
+			if len(u.GetFinalizers()) > 0 {
+				suite.client.Patch(ctx, u, client.RawPatch("application/merge-patch+json", []byte(`{"metadata":{"finalizers":null}}`)))
+			}
+			suite.client.Delete(ctx, u)
+		}
+		for _, u := range created {
+			if !suite.index.Serves(schema.FromAPIVersionAndKind(u.GetAPIVersion(), u.GetKind()).GroupKind()) {
+				continue
+			}
+			waitFor(10*time.Second, func() bool {
+				return suite.index.Get(schema.FromAPIVersionAndKind(u.GetAPIVersion(), u.GetKind()).GroupKind(), u.GetNamespace(), u.GetName()) == nil
+			})
+		}
+	}()
+	clusterVerdicts := map[rules.ObjectRef]verdict{}
+	for _, it := range items {
+		if ns := it.obj.GetNamespace(); ns != "" {
+			parityNamespace(t, ns)
+		}
+		if it.obj.GetNamespace() != "" && !suite.index.Serves(it.gk) {
+			continue // not context for any rule: checked by a dry-run create below
+		}
+		suite.warnings.take()
+		err := suite.client.Create(ctx, it.obj)
+		if it.obj.GetNamespace() == "" {
+			// Cluster-scoped objects went through the webhook on create.
+			clusterVerdicts[it.ref] = verdict{denial: denialOf(err), warnings: suite.warnings.take()}
+			it.skip = true
+		}
+		if err != nil {
+			if it.obj.GetNamespace() == "" && apierrors.IsForbidden(err) || strings.Contains(fmt.Sprint(err), "denied the request") {
+				continue
+			}
+			t.Skipf("the API server rejects %s: %v", it.ref, err)
+		}
+		created = append(created, it.obj)
+	}
+	for _, u := range created {
+		if !suite.index.Serves(schema.FromAPIVersionAndKind(u.GetAPIVersion(), u.GetKind()).GroupKind()) {
+			continue // not cached (Pods, Secrets): no rule looks it up
+		}
+		waitIndexed(t, schema.FromAPIVersionAndKind(u.GetAPIVersion(), u.GetKind()).GroupKind().String(), u.GetNamespace(), u.GetName(), u.GetResourceVersion())
+	}
+
+	for _, it := range items {
+		expected := expectedVerdict(it.ref, it.gk, byObject[it.ref])
+		var got verdict
+		var stamped string
+		if it.skip {
+			got = clusterVerdicts[it.ref]
+		} else {
+			probe := it.obj.DeepCopy()
+			labels := probe.GetLabels()
+			if labels == nil {
+				labels = map[string]string{}
+			}
+			labels[parityLabel] = "check"
+			probe.SetLabels(labels)
+			suite.warnings.take()
+			var err error
+			if suite.index.Serves(it.gk) {
+				err = suite.client.Update(ctx, probe, client.DryRunAll)
+			} else {
+				err = suite.client.Create(ctx, probe, client.DryRunAll)
+			}
+			got = verdict{denial: denialOf(err), warnings: suite.warnings.take()}
+			stamped, _, _ = unstructured.NestedString(probe.Object, "spec", "template", "metadata", "annotations", rules.AnnotationConfigHash)
+		}
+		if got.denial != expected.denial {
+			t.Errorf("%s denial differs\nlint:    %s\nwebhook: %s", it.ref, expected.denial, got.denial)
+		}
+		if strings.Join(got.warnings, "\n") != strings.Join(expected.warnings, "\n") {
+			t.Errorf("%s warnings differ\nlint:    %q\nwebhook: %q", it.ref, expected.warnings, got.warnings)
+		}
+		if expected.hash != "" && !it.skip && got.denial == "" && stamped != expected.hash {
+			t.Errorf("%s: webhook stamped %q, lint --fix would write %q", it.ref, stamped, expected.hash)
+		}
+	}
+	return true
+}
+
+type verdict struct {
+	denial   string
+	warnings []string
+	hash     string // the config hash lint --fix would stamp
+}
+
+// expectedVerdict renders lint's findings for one object the way the
+// webhook answers.
+func expectedVerdict(ref rules.ObjectRef, gk schema.GroupKind, findings []rules.Finding) verdict {
+	var v verdict
+	var kept []rules.Finding
+	for _, f := range findings {
+		if f.Rule == rules.ConfigRolloutHash.ID && f.Fix != nil {
+			v.hash, _ = f.Fix.Edits[0].Value.(string)
+			continue // the mutating webhook stamps it instead
+		}
+		if len(f.Path) > 0 && f.Path[0] == "stringData" && gk.Kind == "Secret" {
+			f.Path = append(rules.Path{"data"}, f.Path[1:]...)
+		}
+		kept = append(kept, f)
+	}
+	v.denial, v.warnings = webhook.Verdict(ref, kept)
+	if v.denial != "" {
+		v.denial = "gjallar denied" + strings.SplitN(v.denial, "gjallar denied", 2)[1]
+	}
+	return v
+}
+
+// denialOf extracts gjallar's message from an API error.
+func denialOf(err error) string {
+	if err == nil {
+		return ""
+	}
+	msg := err.Error()
+	if i := strings.Index(msg, "gjallar denied"); i >= 0 {
+		return msg[i:]
+	}
+	return "unexpected error: " + msg
+}
+
+func deepCopy(m map[string]any) map[string]any {
+	return runtimeDeepCopy(m).(map[string]any)
+}
+
+func runtimeDeepCopy(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = runtimeDeepCopy(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = runtimeDeepCopy(e)
+		}
+		return out
+	}
+	return v
+}
