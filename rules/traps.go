@@ -4,4 +4,5 @@ package rules
 // Builtin lists them after the core rules.
 var trapRules = []*Rule{
 	HTTPRouteReferenceGrant,
+	HTTPRouteBackendExists,
 }

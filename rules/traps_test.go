@@ -20,6 +20,18 @@ var trapFixtures = map[string]map[string][]want{
 			{15, rules.Info, "the ReferenceGrant may live elsewhere"},
 		},
 	},
+	"httproute-backend-exists": {
+		"missing-service.yaml": {
+			{14, rules.Warning, "backendRef names Service ai-inference/vllm-svc, which does not exist"},
+			{19, rules.Warning, "Service ai-inference/vllm-shadow, which does not exist"},
+			{21, rules.Warning, "has no port, which a Service backend requires"},
+		},
+		"wrong-port": {
+			{13, rules.Warning, "exposes port 80 (3000 is its targetPort; a backendRef names the Service port 80)"},
+			{17, rules.Warning, "port 8080 is not a port of Service observability/langfuse-worker, which exposes ports 3030, 9090"},
+			{21, rules.Warning, "which exposes no ports"},
+		},
+	},
 }
 
 func init() {
