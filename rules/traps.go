@@ -5,4 +5,5 @@ package rules
 var trapRules = []*Rule{
 	HTTPRouteReferenceGrant,
 	HTTPRouteBackendExists,
+	RWOPVCMultiAttach,
 }

@@ -32,6 +32,14 @@ var trapFixtures = map[string]map[string][]want{
 			{21, rules.Warning, "which exposes no ports"},
 		},
 	},
+	"rwo-pvc-multi-attach": {
+		"runbook-replicas.yaml": {{20, rules.Error, `3 replicas share the ReadWriteOnce PVC "bifrost-data", so the pods scheduled on other nodes hang`}},
+		"autoscaled":            {{20, rules.Error, "HorizontalPodAutoscaler bifrost scales this Deployment up to 4 replicas"}},
+		"rolling.yaml": {
+			{17, rules.Warning, "rolls out with RollingUpdate (the default)"},
+			{39, rules.Warning, "set strategy: {type: Recreate}"},
+		},
+	},
 }
 
 func init() {
