@@ -6,4 +6,5 @@ var trapRules = []*Rule{
 	HTTPRouteReferenceGrant,
 	HTTPRouteBackendExists,
 	RWOPVCMultiAttach,
+	BifrostOtelCollectorURL,
 }

@@ -40,6 +40,17 @@ var trapFixtures = map[string]map[string][]want{
 			{39, rules.Warning, "set strategy: {type: Recreate}"},
 		},
 	},
+	"bifrost-otel-collector-url": {
+		"base-path.yaml": {
+			{18, rules.Error, `collector_url path /api/public/otel is not Langfuse's OTLP endpoint`},
+			{20, rules.Error, `http collector_url has no scheme`},
+			{22, rules.Error, `protocol grpc cannot reach Langfuse`},
+			{24, rules.Error, `write "otel-collector.monitoring:4317"`},
+			{26, rules.Error, `write "https://cloud.langfuse.com/api/public/otel/v1/traces"`},
+		},
+		"rewrite-misses": {{15, rules.Error, `write "http://langfuse-web.observability.svc.cluster.local:3000/api/public/otel/v1/traces"`}},
+		"double-rewrite": {{15, rules.Error, "reaches Langfuse as /api/public/otel/v1/traces/v1/traces"}},
+	},
 }
 
 func init() {
