@@ -7,4 +7,5 @@ var trapRules = []*Rule{
 	HTTPRouteBackendExists,
 	RWOPVCMultiAttach,
 	BifrostOtelCollectorURL,
+	LangfuseOtelHeaders,
 }

@@ -51,6 +51,24 @@ var trapFixtures = map[string]map[string][]want{
 		"rewrite-misses": {{15, rules.Error, `write "http://langfuse-web.observability.svc.cluster.local:3000/api/public/otel/v1/traces"`}},
 		"double-rewrite": {{15, rules.Error, "reaches Langfuse as /api/public/otel/v1/traces/v1/traces"}},
 	},
+	"langfuse-otel-headers": {
+		"runbook-placeholder.yaml": {
+			{21, rules.Error, "the Authorization header is still a placeholder"},
+			{22, rules.Error, "x-langfuse-ingestion-version 5 is above 4"},
+		},
+		"credentials.json": {
+			{11, rules.Error, "not valid base64"},
+			{13, rules.Error, "without the colon between public and secret key"},
+			{15, rules.Error, "keys in the wrong order"},
+			{17, rules.Error, "do not decode to a Langfuse key pair"},
+			{19, rules.Error, "ends in a newline or space"},
+			{21, rules.Error, "not Basic auth"},
+			{23, rules.Error, "has env. inside it"},
+			{25, rules.Error, `lacks the "Basic " scheme`},
+			{26, rules.Error, "sends no Authorization header"},
+			{27, rules.Error, `x-langfuse-ingestion-version "latest" is not an integer`},
+		},
+	},
 }
 
 func init() {
