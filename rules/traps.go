@@ -8,4 +8,5 @@ var trapRules = []*Rule{
 	RWOPVCMultiAttach,
 	BifrostOtelCollectorURL,
 	LangfuseOtelHeaders,
+	KgatewayGatewayClass,
 }

@@ -69,6 +69,18 @@ var trapFixtures = map[string]map[string][]want{
 			{27, rules.Error, `x-langfuse-ingestion-version "latest" is not an integer`},
 		},
 	},
+	"kgateway-gatewayclass": {
+		"runbook.yaml": {
+			{7, rules.Warning, `controllerName "kgateway.dev/kgateway-controller" is not kgateway's`},
+			{9, rules.Warning, "parametersRef points at GatewayClassConfig in kgateway.dev"},
+			{15, rules.Warning, "kgateway has no GatewayClassConfig kind"},
+		},
+		"no-namespace.yaml": {
+			{7, rules.Warning, `parametersRef to GatewayParameters "kgateway-proxy" has no namespace`},
+			{17, rules.Warning, `controllerName "KGateway.dev/kgateway" is not kgateway's`},
+			{18, rules.Warning, "kind ConfigMap in the core group"},
+		},
+	},
 }
 
 func init() {
