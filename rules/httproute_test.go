@@ -121,3 +121,22 @@ func TestRouteRulesDefaults(t *testing.T) {
 		t.Errorf("a match without a path is the prefix /; an Exact match is no prefix: %v", rules[1].Prefixes)
 	}
 }
+
+func TestHostnamesOverlap(t *testing.T) {
+	cases := []struct {
+		a, b []string
+		ok   bool
+	}{
+		{nil, []string{"api.example.com"}, true},
+		{[]string{"api.example.com"}, []string{"API.example.com"}, true},
+		{[]string{"*.example.com"}, []string{"api.example.com"}, true},
+		{[]string{"api.example.com"}, []string{"*.example.com"}, true},
+		{[]string{"api.example.com"}, []string{"admin.example.com"}, false},
+		{[]string{"*.example.com"}, []string{"example.com"}, false},
+	}
+	for _, c := range cases {
+		if got := hostnamesOverlap(c.a, c.b); got != c.ok {
+			t.Errorf("hostnamesOverlap(%v, %v) = %v, want %v", c.a, c.b, got, c.ok)
+		}
+	}
+}

@@ -9,4 +9,5 @@ var trapRules = []*Rule{
 	BifrostOtelCollectorURL,
 	LangfuseOtelHeaders,
 	KgatewayGatewayClass,
+	LangfuseSubpathRoutes,
 }

@@ -81,6 +81,10 @@ var trapFixtures = map[string]map[string][]want{
 			{18, rules.Warning, "kind ConfigMap in the core group"},
 		},
 	},
+	"langfuse-subpath-routes": {
+		"rewrite-only.yaml": {{11, rules.Warning, "nothing on the same Gateway routes /_next, /api/auth to it"}},
+		"other-gateway":     {{11, rules.Warning, "routes /_next, /api/auth, /api/public to it"}},
+	},
 }
 
 func init() {
