@@ -10,4 +10,5 @@ var trapRules = []*Rule{
 	LangfuseOtelHeaders,
 	KgatewayGatewayClass,
 	LangfuseSubpathRoutes,
+	BifrostKeys,
 }

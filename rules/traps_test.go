@@ -85,6 +85,18 @@ var trapFixtures = map[string]map[string][]want{
 		"rewrite-only.yaml": {{11, rules.Warning, "nothing on the same Gateway routes /_next, /api/auth to it"}},
 		"other-gateway":     {{11, rules.Warning, "routes /_next, /api/auth, /api/public to it"}},
 	},
+	"bifrost-keys": {
+		"keys.yaml": {
+			{13, rules.Warning, `key "local-vllm" of provider "openai" has models: [], which allows no model`},
+			{14, rules.Warning, `key "backup" of provider "openai" has weight 0`},
+			{15, rules.Warning, `key 2 of provider "openai" has weight -1`},
+			{18, rules.Warning, `provider "anthropic" has no keys`},
+			{19, rules.Warning, `provider names are lower case: write "openrouter"`},
+			{20, rules.Warning, `provider "vllm-glm" is neither a Bifrost built-in provider nor declares custom_provider_config`},
+			{22, rules.Warning, `speaks the API of "vllm-compatible"`},
+			{25, rules.Warning, `provider "gateway" has no keys`},
+		},
+	},
 }
 
 func init() {
