@@ -11,4 +11,5 @@ var trapRules = []*Rule{
 	KgatewayGatewayClass,
 	LangfuseSubpathRoutes,
 	BifrostKeys,
+	BifrostAppDir,
 }

@@ -97,6 +97,16 @@ var trapFixtures = map[string]map[string][]want{
 			{25, rules.Warning, `provider "gateway" has no keys`},
 		},
 	},
+	"bifrost-app-dir": {
+		"no-volume.yaml": {
+			{15, rules.Warning, `keeps config.db in its app dir /app/data, but no volume is mounted there`},
+			{31, rules.Warning, `has its app dir /data on the read-only volume "config"`},
+		},
+		"not-delivered": {
+			{25, rules.Warning, `ConfigMap bifrost-gateway-config holds Bifrost's config.json but is neither mounted at /app/data/config.json nor copied there`},
+			{56, rules.Warning, `copy it in an initContainer that mounts volumes "gateway-config" and "bifrost-data"`},
+		},
+	},
 }
 
 func init() {
