@@ -232,8 +232,8 @@ func TestIgnoreGlobs(t *testing.T) {
 }
 
 // TestAiderConfigFiles: a file named .aider.conf.yml is loaded as an
-// AiderConfig pseudo-object; other kind-less YAML and hidden directories
-// stay skipped.
+// AiderConfig pseudo-object whose findings point at their line; other
+// kind-less YAML and hidden directories stay skipped.
 func TestAiderConfigFiles(t *testing.T) {
 	aider := "# Aider through Bifrost\nopenai-api-base: http://bifrost-service:8080/v1\nmodel: openai/glm-5\n"
 	dir := writeFiles(t, map[string]string{
@@ -260,5 +260,13 @@ func TestAiderConfigFiles(t *testing.T) {
 	}
 	if got := in.Documents[0].Object.Content["model"]; got != "openai/glm-5" {
 		t.Errorf("model = %v: the file's YAML is the object's content", got)
+	}
+	rep := lintDir(t, dir)
+	var found []string
+	for _, f := range rep.Findings {
+		found = append(found, fmt.Sprintf("%s:%d:%d %s", filepath.Base(f.File), f.Line, f.Column, f.Rule))
+	}
+	if len(found) != 1 || found[0] != ".aider.conf.yml:3:1 aider-model-prefix" {
+		t.Errorf("findings = %v, want the model line of .aider.conf.yml", found)
 	}
 }

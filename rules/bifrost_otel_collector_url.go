@@ -72,7 +72,7 @@ func httpCollectorProblem(c *Context, ns, raw string) string {
 	}
 	want := *u
 	want.Path = u.Path[:i] + langfuseOTelTraces
-	rw := gatewayRewriteFor(c, ns, u)
+	rw := servingRuleFor(c, ns, u)
 	arrives := u.Path
 	if rw != nil {
 		arrives = rw.apply(u.Path)
@@ -124,90 +124,4 @@ func displayURL(u *url.URL) string {
 	v := *u
 	v.User, v.RawQuery, v.Fragment = nil, "", ""
 	return v.String()
-}
-
-// servingRule is the HTTPRoute rule that would serve a URL through the
-// gateway, with the prefix it matched on and its path rewrite.
-type servingRule struct {
-	route   string
-	prefix  string
-	rewrite *pathRewrite
-}
-
-// apply returns the path the backend receives.
-func (s *servingRule) apply(path string) string {
-	if s.rewrite == nil {
-		return path
-	}
-	if s.rewrite.Type == "ReplaceFullPath" {
-		return s.rewrite.Value
-	}
-	rest := path[len(strings.TrimSuffix(s.prefix, "/")):]
-	out := strings.TrimSuffix(s.rewrite.Value, "/") + rest
-	if out == "" {
-		out = "/"
-	}
-	return out
-}
-
-// gatewayRewriteFor finds the rule that serves u through the gateway: among
-// HTTPRoutes that serve u's host, the one with the longest PathPrefix match
-// wins, as in the Gateway API. A route serves a host it lists in hostnames;
-// a route without hostnames serves any host, but only requests that reach a
-// Gateway at all, so then the host must be a parent Gateway's in-cluster
-// Service name (kgateway names it after the Gateway). A URL naming the
-// Langfuse Service itself bypasses the gateway and is served by nothing.
-func gatewayRewriteFor(c *Context, ns string, u *url.URL) *servingRule {
-	host := strings.ToLower(u.Hostname())
-	var best *servingRule
-	for _, route := range c.Index.List(HTTPRouteKind, "") {
-		if !routeServesHost(route, host, ns) {
-			continue
-		}
-		for _, rule := range routeRules(route) {
-			for _, prefix := range rule.Prefixes {
-				if !prefixCovers(prefix, u.Path) {
-					continue
-				}
-				if best == nil || len(strings.TrimSuffix(prefix, "/")) > len(strings.TrimSuffix(best.prefix, "/")) {
-					best = &servingRule{route: route.Namespace() + "/" + route.Name(), prefix: prefix, rewrite: rule.Rewrite}
-				}
-			}
-		}
-	}
-	return best
-}
-
-func routeServesHost(route *Object, host, ns string) bool {
-	if names := routeHostnames(route); len(names) > 0 {
-		for _, h := range names {
-			if hostnameMatches(h, host) {
-				return true
-			}
-		}
-		return false
-	}
-	name, svcNS, ok := serviceHost(host, ns)
-	if !ok {
-		return false
-	}
-	for _, p := range routeParents(route) {
-		if p.isGateway() && p.Name == name && p.Namespace == svcNS {
-			return true
-		}
-	}
-	return false
-}
-
-// serviceHost splits an in-cluster Service host name (name, name.ns,
-// name.ns.svc, name.ns.svc.cluster.local) relative to namespace ns.
-func serviceHost(host, ns string) (name, svcNS string, ok bool) {
-	labels := strings.Split(host, ".")
-	switch {
-	case len(labels) == 1 && ns != "":
-		return labels[0], ns, true
-	case len(labels) == 2, len(labels) >= 3 && labels[2] == "svc":
-		return labels[0], labels[1], true
-	}
-	return "", "", false
 }

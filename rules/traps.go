@@ -12,4 +12,5 @@ var trapRules = []*Rule{
 	LangfuseSubpathRoutes,
 	BifrostKeys,
 	BifrostAppDir,
+	AiderModelPrefix,
 }

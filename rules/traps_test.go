@@ -107,6 +107,14 @@ var trapFixtures = map[string]map[string][]want{
 			{56, rules.Warning, `copy it in an initContainer that mounts volumes "gateway-config" and "bifrost-data"`},
 		},
 	},
+	"aider-model-prefix": {
+		"single-prefix": {
+			{4, rules.Warning, `Aider model "openai/glm-5" reaches Bifrost as "glm-5" because LiteLLM strips the first openai/`},
+			{5, rules.Warning, `write "openai/openai/meta-llama/Llama-3.1-8B-Instruct"`},
+		},
+		"configmap.yaml":  {{7, rules.Warning, `Aider model "glm-5" has no openai/ prefix`}},
+		"through-gateway": {{3, rules.Warning, `write "openai/openai/glm-5"`}},
+	},
 }
 
 func init() {
