@@ -224,8 +224,8 @@ func (s *servingRule) apply(path string) string {
 // wins, as in the Gateway API. A route serves a host it lists in hostnames;
 // a route without hostnames serves any host, but only requests that reach a
 // Gateway at all, so then the host must be a parent Gateway's in-cluster
-// Service name (kgateway names it after the Gateway). A URL naming the
-// Langfuse Service itself bypasses the gateway and is served by nothing.
+// Service name (kgateway names it after the Gateway). A URL naming a
+// backend's Service directly bypasses the gateway and is served by nothing.
 func servingRuleFor(c *Context, ns string, u *url.URL) *servingRule {
 	host := strings.ToLower(u.Hostname())
 	var best *servingRule
