@@ -6,6 +6,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -308,6 +309,11 @@ func (in *Input) addChunk(src *Source, text []byte, firstLine int) {
 	}
 	if src.JSON && content["apiVersion"] == nil && content["kind"] == nil && rules.IsBifrostConfig(content) {
 		in.Documents = append(in.Documents, &Document{Source: src, Object: rules.NewBifrostConfigFile(src.Name, string(src.Text))})
+		return
+	}
+	if content["apiVersion"] == nil && content["kind"] == nil && path.Base(src.Name) == rules.AiderConfigFileName {
+		// A client config, not an object; its YAML node gives findings their lines.
+		in.Documents = append(in.Documents, &Document{Source: src, Node: node, LineBase: base, Object: rules.NewAiderConfigFile(src.Name, content)})
 		return
 	}
 	in.addObject(src, node, base, content, 0)

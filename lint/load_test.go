@@ -230,3 +230,43 @@ func TestIgnoreGlobs(t *testing.T) {
 		t.Error("invalid glob accepted")
 	}
 }
+
+// TestAiderConfigFiles: a file named .aider.conf.yml is loaded as an
+// AiderConfig pseudo-object whose findings point at their line; other
+// kind-less YAML and hidden directories stay skipped.
+func TestAiderConfigFiles(t *testing.T) {
+	aider := "# Aider through Bifrost\nopenai-api-base: http://bifrost-service:8080/v1\nmodel: openai/glm-5\n"
+	dir := writeFiles(t, map[string]string{
+		"client/.aider.conf.yml":  aider,
+		"client/aider.conf.yml":   aider, // not the name Aider reads
+		"client/values.yml":       "model: openai/glm-5\n",
+		".config/.aider.conf.yml": aider, // hidden directory
+	})
+	in, err := Load([]string{dir}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, d := range in.Documents {
+		if d.Object.GroupKind() == rules.AiderConfigKind {
+			rel, _ := filepath.Rel(dir, filepath.FromSlash(d.Object.Name()))
+			names = append(names, filepath.ToSlash(rel))
+		} else {
+			t.Errorf("unexpected object %s from %s", d.Object.Ref(), d.Source.Name)
+		}
+	}
+	if len(names) != 1 || names[0] != "client/.aider.conf.yml" {
+		t.Fatalf("Aider configs loaded: %v, want only client/.aider.conf.yml", names)
+	}
+	if got := in.Documents[0].Object.Content["model"]; got != "openai/glm-5" {
+		t.Errorf("model = %v: the file's YAML is the object's content", got)
+	}
+	rep := lintDir(t, dir)
+	var found []string
+	for _, f := range rep.Findings {
+		found = append(found, fmt.Sprintf("%s:%d:%d %s", filepath.Base(f.File), f.Line, f.Column, f.Rule))
+	}
+	if len(found) != 1 || found[0] != ".aider.conf.yml:3:1 aider-model-prefix" {
+		t.Errorf("findings = %v, want the model line of .aider.conf.yml", found)
+	}
+}

@@ -111,6 +111,24 @@ func (idx *MemIndex) HasNamespace(ns string) bool {
 	return idx.nss[ns]
 }
 
+// NamespaceKnower is an Index that may hold only part of the world, as lint's
+// input does: HasNamespace says whether it holds anything in ns, so that a
+// rule can tell "this object does not exist" from "this namespace was not
+// linted". An Index without it (the webhook's cluster cache) is the full
+// truth about every namespace.
+type NamespaceKnower interface {
+	HasNamespace(ns string) bool
+}
+
+// namespaceKnown reports whether idx can be trusted to hold every object of
+// ns, so that a missing one is really missing.
+func namespaceKnown(idx Index, ns string) bool {
+	if k, ok := idx.(NamespaceKnower); ok {
+		return k.HasNamespace(ns)
+	}
+	return true
+}
+
 // Overlay shows obj in place of whatever base holds under its name: the
 // webhook checks the incoming version of an object against a cache that
 // still holds the old one (or none).
@@ -128,6 +146,12 @@ func (o overlay) Get(gk schema.GroupKind, namespace, name string) *Object {
 		return o.obj
 	}
 	return o.base.Get(gk, namespace, name)
+}
+
+// HasNamespace keeps the base's answer, so an overlay over lint's index is
+// as partial as the index itself; the overlaid object's namespace is known.
+func (o overlay) HasNamespace(ns string) bool {
+	return ns == o.obj.ref.Namespace || namespaceKnown(o.base, ns)
 }
 
 func (o overlay) Kinds() []schema.GroupKind {

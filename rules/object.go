@@ -20,6 +20,13 @@ const (
 // file, which is not a Kubernetes object but is checked like one.
 var BifrostConfigKind = schema.GroupKind{Group: "gjallar.dev", Kind: "BifrostConfig"}
 
+// AiderConfigKind is the kind given to a standalone .aider.conf.yml file, an
+// Aider client config that is checked like an object.
+var AiderConfigKind = schema.GroupKind{Group: "gjallar.dev", Kind: "AiderConfig"}
+
+// AiderConfigFileName is the file name Aider loads its config from.
+const AiderConfigFileName = ".aider.conf.yml"
+
 // ObjectRef names an object in findings.
 type ObjectRef struct {
 	APIVersion string `json:"apiVersion"`
@@ -79,6 +86,15 @@ func NewBifrostConfigFile(name, text string) *Object {
 	o := &Object{text: text}
 	o.ref = ObjectRef{APIVersion: BifrostConfigKind.Group + "/v1", Kind: BifrostConfigKind.Kind, Name: name}
 	o.gk = BifrostConfigKind
+	return o
+}
+
+// NewAiderConfigFile wraps a standalone .aider.conf.yml file; name is how
+// findings name it, content its decoded YAML, whose fields paths point into.
+func NewAiderConfigFile(name string, content map[string]any) *Object {
+	o := &Object{Content: content}
+	o.ref = ObjectRef{APIVersion: AiderConfigKind.Group + "/v1", Kind: AiderConfigKind.Kind, Name: name}
+	o.gk = AiderConfigKind
 	return o
 }
 

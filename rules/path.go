@@ -1,6 +1,8 @@
 package rules
 
 import (
+	"encoding/json"
+	"math"
 	"strconv"
 	"strings"
 )
@@ -154,4 +156,30 @@ func LookupList(v any, p ...string) []any {
 func mustLookup(v any, p Path) any {
 	out, _ := Lookup(v, p)
 	return out
+}
+
+// asFloat reads a decoded number (int64, float64 or json.Number); a string
+// or anything else is not one.
+func asFloat(v any) (float64, bool) {
+	switch n := v.(type) {
+	case int64:
+		return float64(n), true
+	case int:
+		return float64(n), true
+	case float64:
+		return n, true
+	case json.Number:
+		f, err := n.Float64()
+		return f, err == nil
+	}
+	return 0, false
+}
+
+// asInt reads a decoded whole number; 3.0 counts, 3.5 does not.
+func asInt(v any) (int64, bool) {
+	f, ok := asFloat(v)
+	if !ok || f != math.Trunc(f) || math.Abs(f) > 1<<53 {
+		return 0, false
+	}
+	return int64(f), true
 }

@@ -1,0 +1,127 @@
+package rules
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+)
+
+// Langfuse's OTLP paths: the base its SDKs append /v1/traces to, and the
+// endpoint itself.
+const (
+	langfuseOTelBase   = "/api/public/otel"
+	langfuseOTelTraces = "/api/public/otel/v1/traces"
+)
+
+// BifrostOtelCollectorURL checks that the otel plugin's collector_url reaches
+// an OTLP endpoint, Langfuse's in particular.
+var BifrostOtelCollectorURL = &Rule{
+	ID:       "bifrost-otel-collector-url",
+	Summary:  "A Bifrost otel collector_url must reach the OTLP endpoint (Langfuse: /api/public/otel/v1/traces over http)",
+	Severity: Error,
+	Rationale: "With `protocol: http` Bifrost posts spans to collector_url exactly as written, without " +
+		"appending /v1/traces as OpenTelemetry SDKs do. Langfuse ingests at " +
+		"`/api/public/otel/v1/traces`; posting to the base `/api/public/otel` gets a 404 and every trace " +
+		"is lost. Write the full path, or route the base path through an HTTPRoute whose URLRewrite " +
+		"ReplacePrefixMatch turns `/api/public/otel` into `/api/public/otel/v1/traces` (the runbook's " +
+		"workaround; the route must serve the URL's host). Sending the full path through that rewrite " +
+		"doubles it, which is an error too. An http collector_url needs its http:// or https:// " +
+		"scheme; a grpc one is host:port with no path, and Langfuse does not accept gRPC at all.",
+	Kinds: bifrostConfigKinds,
+	Check: checkOtelCollectorURL,
+}
+
+func checkOtelCollectorURL(c *Context, obj *Object) {
+	for _, cfg := range obj.BifrostConfigs() {
+		for _, p := range OtelProfiles(cfg) {
+			raw, _ := p.Config["collector_url"].(string)
+			raw = strings.TrimSpace(raw)
+			if raw == "" || strings.HasPrefix(raw, "env.") {
+				continue
+			}
+			at := p.Path.Child("collector_url")
+			var problem string
+			switch strings.ToLower(LookupString(p.Config, "protocol")) {
+			case "http":
+				problem = httpCollectorProblem(c, obj.Namespace(), raw)
+			case "grpc":
+				problem = grpcCollectorProblem(raw)
+			}
+			if problem != "" {
+				c.ReportConfig(cfg, at, Finding{Message: problem})
+			}
+		}
+	}
+}
+
+func httpCollectorProblem(c *Context, ns, raw string) string {
+	if !strings.Contains(raw, "://") {
+		fix := "http://host:port/path"
+		if u, err := url.Parse("http://" + raw); err == nil {
+			fix = displayURL(u)
+		}
+		return fmt.Sprintf("http collector_url has no scheme, so Bifrost cannot post spans to it; write %q", fix)
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return "http collector_url is not a URL, so Bifrost cannot post spans to it; write http://host:port/path"
+	}
+	i := strings.Index(u.Path, langfuseOTelBase)
+	if i < 0 {
+		return "" // not Langfuse: whatever OTLP/HTTP path that collector serves
+	}
+	want := *u
+	want.Path = u.Path[:i] + langfuseOTelTraces
+	rw := servingRuleFor(c, ns, u)
+	arrives := u.Path
+	if rw != nil {
+		arrives = rw.apply(u.Path)
+	}
+	if strings.HasSuffix(strings.TrimSuffix(arrives, "/"), langfuseOTelTraces) {
+		return ""
+	}
+	if rw != nil && rw.rewrite != nil {
+		fix := "a path the route turns into " + langfuseOTelTraces
+		if rw.rewrite.Type == "ReplacePrefixMatch" && strings.HasSuffix(strings.TrimSuffix(rw.rewrite.Value, "/"), langfuseOTelTraces) {
+			base := *u
+			base.Path = strings.TrimSuffix(rw.prefix, "/")
+			fix = fmt.Sprintf("%q, which the route completes", displayURL(&base))
+		}
+		return fmt.Sprintf("HTTPRoute %s rewrites %s to %s, so this collector_url reaches Langfuse as %s and gets a 404; write %s",
+			rw.route, rw.prefix, rw.rewrite.Value, arrives, fix)
+	}
+	return fmt.Sprintf("collector_url path %s is not Langfuse's OTLP endpoint and Bifrost posts to it as written, so Langfuse answers 404 and traces are lost; write %q",
+		u.Path, displayURL(&want))
+}
+
+func grpcCollectorProblem(raw string) string {
+	host, path := raw, ""
+	if _, rest, ok := strings.Cut(raw, "://"); ok {
+		host = rest
+	}
+	if i := strings.Index(host, "/"); i >= 0 {
+		host, path = host[:i], host[i:]
+	}
+	if j := strings.LastIndex(host, "@"); j >= 0 {
+		host = host[j+1:]
+	}
+	if strings.Contains(path, langfuseOTelBase) || strings.Contains(strings.ToLower(strings.Split(host, ".")[0]), "langfuse") {
+		base := path
+		if i := strings.Index(path, langfuseOTelBase); i >= 0 {
+			base = path[:i]
+		}
+		return fmt.Sprintf("protocol grpc cannot reach Langfuse, which takes OTLP over HTTP only, so no trace arrives; set \"protocol\": \"http\" and collector_url %q",
+			"http://"+host+strings.TrimSuffix(base, "/")+langfuseOTelTraces)
+	}
+	if strings.Trim(path, "/") != "" {
+		return fmt.Sprintf("grpc collector_url has a path (%s), but a gRPC exporter dials host:port and has no use for one; write %q", path, host)
+	}
+	return ""
+}
+
+// displayURL renders a URL for a message without credentials or query.
+func displayURL(u *url.URL) string {
+	v := *u
+	v.User, v.RawQuery, v.Fragment = nil, "", ""
+	return v.String()
+}

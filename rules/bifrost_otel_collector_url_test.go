@@ -1,0 +1,65 @@
+package rules
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestServingRuleApply(t *testing.T) {
+	cases := []struct {
+		prefix  string
+		rewrite *pathRewrite
+		in, out string
+	}{
+		{"/api/public/otel", nil, "/api/public/otel", "/api/public/otel"},
+		{"/api/public/otel", &pathRewrite{Type: "ReplacePrefixMatch", Value: "/api/public/otel/v1/traces"}, "/api/public/otel", "/api/public/otel/v1/traces"},
+		{"/api/public/otel/", &pathRewrite{Type: "ReplacePrefixMatch", Value: "/api/public/otel/v1/traces"}, "/api/public/otel/v1/traces", "/api/public/otel/v1/traces/v1/traces"},
+		{"/langfuse/", &pathRewrite{Type: "ReplacePrefixMatch", Value: "/"}, "/langfuse/api/public", "/api/public"},
+		{"/langfuse", &pathRewrite{Type: "ReplacePrefixMatch", Value: "/"}, "/langfuse", "/"},
+		{"/otel", &pathRewrite{Type: "ReplaceFullPath", Value: "/api/public/otel/v1/traces"}, "/otel/anything", "/api/public/otel/v1/traces"},
+	}
+	for _, c := range cases {
+		s := &servingRule{prefix: c.prefix, rewrite: c.rewrite}
+		if got := s.apply(c.in); got != c.out {
+			t.Errorf("prefix %s, %+v: %s -> %s, want %s", c.prefix, c.rewrite, c.in, got, c.out)
+		}
+	}
+}
+
+func TestGRPCCollectorProblem(t *testing.T) {
+	cases := []struct{ url, want string }{
+		{"otel-collector:4317", ""},
+		{"http://otel-collector:4317", ""},
+		{"otel-collector:4317/", ""},
+		{"otel-collector:4317/v1/traces", `write "otel-collector:4317"`},
+		{"langfuse-web.observability:3000", "takes OTLP over HTTP only"},
+		{"https://cloud.langfuse.com/api/public/otel", `"http://cloud.langfuse.com/api/public/otel/v1/traces"`},
+	}
+	for _, c := range cases {
+		got := grpcCollectorProblem(c.url)
+		if (c.want == "") != (got == "") || !strings.Contains(got, c.want) {
+			t.Errorf("%s: %q, want it to contain %q", c.url, got, c.want)
+		}
+	}
+}
+
+// TestCollectorURLHidesCredentials: user info and query strings can carry
+// tokens, so messages quote URLs without them.
+func TestCollectorURLHidesCredentials(t *testing.T) {
+	for _, raw := range []string{
+		"https://user:hunter2@cloud.langfuse.com/api/public/otel?token=abc",
+		"user:hunter2@cloud.langfuse.com/api/public/otel?token=abc",
+	} {
+		msg := httpCollectorProblem(&Context{Index: NewMemIndex(nil)}, "ns", raw)
+		if msg == "" {
+			t.Fatalf("%s: no problem reported", raw)
+		}
+		if strings.Contains(msg, "hunter2") || strings.Contains(msg, "token=abc") {
+			t.Errorf("message shows credentials: %s", msg)
+		}
+	}
+	msg := grpcCollectorProblem("user:hunter2@langfuse-web:3000/api/public/otel")
+	if msg == "" || strings.Contains(msg, "hunter2") {
+		t.Errorf("grpc message: %q", msg)
+	}
+}

@@ -1,0 +1,77 @@
+package rules
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/runtime/schema"
+)
+
+// HTTPRouteBackendExists catches routes to Services (or ports) that are not
+// there.
+var HTTPRouteBackendExists = &Rule{
+	ID:       "httproute-backend-exists",
+	Summary:  "An HTTPRoute backendRef must name an existing Service and one of its ports",
+	Severity: Warning,
+	Rationale: "A backendRef to a Service that does not exist, or to a port the Service does not expose, " +
+		"resolves to nothing (ResolvedRefs=False, BackendNotFound), so kgateway answers that rule's " +
+		"requests with 500 while the route still looks applied. `port` is the Service's port, not the " +
+		"pod's targetPort (the runbook's vllm-service listens on 8000, langfuse-web on 3000). Only " +
+		"Service backends are checked; in lint, a Service whose namespace has no object in the " +
+		"input is assumed to exist elsewhere.",
+	Kinds: []schema.GroupKind{HTTPRouteKind},
+	Check: checkBackendExists,
+}
+
+func checkBackendExists(c *Context, obj *Object) {
+	for _, rule := range routeRules(obj) {
+		for _, b := range append(append([]routeRef(nil), rule.Backends...), rule.Mirrors...) {
+			if !b.isService() || b.Name == "" {
+				continue
+			}
+			checkServiceBackend(c, b)
+		}
+	}
+}
+
+func checkServiceBackend(c *Context, b routeRef) {
+	if b.Port == 0 {
+		c.Reportf(b.Path, "backendRef to %s has no port, which a Service backend requires, so the API server rejects the route; set port to one of the Service's ports", b.describe())
+		return
+	}
+	svc := c.Index.Get(ServiceKind, b.Namespace, b.Name)
+	if svc == nil {
+		if namespaceKnown(c.Index, b.Namespace) {
+			c.Reportf(b.Path.Child("name"),
+				"backendRef names %s, which does not exist, so kgateway answers this rule's requests with 500; fix the name or create the Service",
+				b.describe())
+		}
+		return
+	}
+	var ports []string
+	targetMatch := ""
+	for _, p := range LookupList(svc.Content, "spec", "ports") {
+		port, ok := asInt(LookupMap(p)["port"])
+		if !ok {
+			continue
+		}
+		if port == b.Port {
+			return
+		}
+		ports = append(ports, strconv.FormatInt(port, 10))
+		if t, ok := asInt(LookupMap(p)["targetPort"]); ok && t == b.Port {
+			targetMatch = fmt.Sprintf(" (%d is its targetPort; a backendRef names the Service port %d)", t, port)
+		}
+	}
+	exposes := "exposes no ports"
+	switch {
+	case len(ports) == 1:
+		exposes = "exposes port " + ports[0]
+	case len(ports) > 1:
+		exposes = "exposes ports " + strings.Join(ports, ", ")
+	}
+	c.Reportf(b.Path.Child("port"),
+		"backendRef port %d is not a port of %s, which %s%s, so kgateway answers this rule's requests with 500; use the Service's port",
+		b.Port, b.describe(), exposes, targetMatch)
+}
