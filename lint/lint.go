@@ -16,6 +16,10 @@ type Options struct {
 	Paths  []string
 	Stdin  io.Reader
 	Ignore []string
+	// Complete says the input is everything that exists (a dump of a whole
+	// cluster), so references to objects not in it are errors rather than
+	// "may live elsewhere".
+	Complete bool
 }
 
 // Report is the outcome of one lint.
@@ -42,6 +46,7 @@ func Lint(engine *rules.Engine, opts Options) (*Report, *Input, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	in.Complete = opts.Complete
 	return Check(engine, in), in, nil
 }
 
@@ -51,7 +56,9 @@ func Check(engine *rules.Engine, in *Input) *Report {
 	for i, d := range in.Documents {
 		objs[i] = d.Object
 	}
-	run := engine.NewRun(rules.NewMemIndex(objs))
+	idx := rules.NewMemIndex(objs)
+	idx.Complete = in.Complete
+	run := engine.NewRun(idx)
 	rep := &Report{Files: len(in.Sources), Objects: len(objs)}
 	for _, p := range in.Problems {
 		if f, ok := engine.Emit(p.Finding, nil); ok {

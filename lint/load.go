@@ -58,6 +58,8 @@ type Document struct {
 // Input is everything read from the paths: the objects and what could not
 // be read.
 type Input struct {
+	// Complete marks the input as everything that exists (Options.Complete).
+	Complete  bool
 	Sources   []*Source
 	Documents []*Document
 	Problems  []Located

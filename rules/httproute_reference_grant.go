@@ -196,7 +196,9 @@ func judgeListener(idx Index, l map[string]any, ns string) (listenerVerdict, str
 	case "Selector":
 		return selectorAdmits(idx, LookupMap(nsm, "selector"), ns), from
 	case "":
-		return listenerRejects, "Same (default)"
+		// Unset means Same; say so the way the API server, which fills in
+		// the default before the webhook sees the Gateway, would show it.
+		return listenerRejects, "Same"
 	}
 	return listenerRejects, from // Same, None
 }

@@ -21,6 +21,11 @@ type Index interface {
 
 // MemIndex is an Index over objects held in memory.
 type MemIndex struct {
+	// Complete declares the objects to be everything that exists, as for
+	// a dump of a whole cluster: every namespace is then known, and an
+	// object missing from it is really missing.
+	Complete bool
+
 	byKey  map[objectKey]*Object
 	byKind map[schema.GroupKind][]*Object
 	byNS   map[kindNS][]*Object
@@ -108,7 +113,7 @@ func sortKinds(gks []schema.GroupKind) {
 // HasNamespace reports whether any object in the index lives in ns; lint
 // uses it to tell "absent" from "not in the input".
 func (idx *MemIndex) HasNamespace(ns string) bool {
-	return idx.nss[ns]
+	return idx.Complete || idx.nss[ns]
 }
 
 // NamespaceKnower is an Index that may hold only part of the world, as lint's

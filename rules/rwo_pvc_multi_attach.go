@@ -78,13 +78,12 @@ func checkRWOMultiAttach(c *Context, obj *Object) {
 		return
 	}
 	if replicas == 1 && rollingSurge(obj) {
-		how := "RollingUpdate"
-		if LookupString(obj.Content, "spec", "strategy", "type") == "" {
-			how = "RollingUpdate (the default)"
-		}
+		// The message is the same whether RollingUpdate is written or
+		// defaulted: the API server fills in the default before the webhook
+		// sees the object, and both doors must say the same thing.
 		c.Report(Finding{Severity: Warning, Path: P("spec", "strategy", "type"), Message: fmt.Sprintf(
-			"the single replica on the %s PVC %q rolls out with %s, which starts the new pod before stopping the old one, so %s and the rollout stalls; set strategy: {type: Recreate}, or use a StatefulSet",
-			claim.mode, claim.claim, how, claim.newPodHangs())})
+			"the single replica on the %s PVC %q rolls out with RollingUpdate (the default strategy), which starts the new pod before stopping the old one, so %s and the rollout stalls; set strategy: {type: Recreate}, or use a StatefulSet",
+			claim.mode, claim.claim, claim.newPodHangs())})
 	}
 }
 

@@ -11,7 +11,7 @@ var trapFixtures = map[string]map[string][]want{
 			{22, rules.Error, "Service observability/langfuse-web crosses namespaces, but no ReferenceGrant in observability"},
 		},
 		"listeners": {
-			{10, rules.Error, "no listener of that Gateway admits routes from observability (allowedRoutes.namespaces.from: Same (default))"},
+			{10, rules.Error, "no listener of that Gateway admits routes from observability (allowedRoutes.namespaces.from: Same)"},
 			{12, rules.Error, "(allowedRoutes.namespaces.from: Same, Selector)"},
 			{26, rules.Info, "Namespace team-x is not in the input"},
 		},
@@ -36,7 +36,7 @@ var trapFixtures = map[string]map[string][]want{
 		"runbook-replicas.yaml": {{20, rules.Error, `3 replicas share the ReadWriteOnce PVC "bifrost-data", so the pods scheduled on other nodes hang`}},
 		"autoscaled":            {{20, rules.Error, "HorizontalPodAutoscaler bifrost scales this Deployment up to 4 replicas"}},
 		"rolling.yaml": {
-			{17, rules.Warning, "rolls out with RollingUpdate (the default)"},
+			{17, rules.Warning, "rolls out with RollingUpdate (the default strategy)"},
 			{39, rules.Warning, "set strategy: {type: Recreate}"},
 		},
 	},

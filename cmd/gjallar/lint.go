@@ -13,7 +13,7 @@ import (
 func newLintCommand() *cobra.Command {
 	var (
 		format, failOn, configPath string
-		fix, quiet                 bool
+		fix, quiet, complete       bool
 	)
 	cmd := &cobra.Command{
 		Use:   "lint [PATH...]",
@@ -52,7 +52,7 @@ func newLintCommand() *cobra.Command {
 			if err != nil {
 				return usageErr(err)
 			}
-			opts := lint.Options{Paths: args, Stdin: cmd.InOrStdin()}
+			opts := lint.Options{Paths: args, Stdin: cmd.InOrStdin(), Complete: complete}
 			if cfg != nil {
 				opts.Ignore = cfg.Ignore
 			}
@@ -96,6 +96,7 @@ func newLintCommand() *cobra.Command {
 	f.StringVarP(&configPath, "config", "c", "", "config file (default ./"+lint.DefaultConfigFile+" when present)")
 	f.BoolVar(&fix, "fix", false, "apply fixes to the files in place, then report what is left")
 	f.BoolVarP(&quiet, "quiet", "q", false, "no summary line on stderr")
+	f.BoolVar(&complete, "complete", false, "the input is everything that exists (e.g. a dump of a whole cluster): an object it lacks is missing, not elsewhere")
 	return cmd
 }
 
