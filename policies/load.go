@@ -29,6 +29,18 @@ type sources struct {
 	// literalIDs are the "rule" fields written as string literals in a
 	// rule's result objects, by data.<pkg>.<name>.
 	literalIDs map[string][]literalID
+	// paths are the packages' refs, by package name.
+	paths map[string]ast.Ref
+}
+
+// ruleRef names a rule the way queries and messages do: data.main.deny.
+func (src *sources) ruleRef(pkg, name string) string {
+	return src.paths[pkg].Append(ast.StringTerm(name)).String()
+}
+
+// packageName is how options and IDs name a package: main for data.main.
+func packageName(m *ast.Module) string {
+	return strings.TrimPrefix(m.Package.Path.String(), "data.")
 }
 
 type literalID struct {
@@ -44,6 +56,7 @@ func readSources(opts Options) (*sources, error) {
 		ruleNames:  map[string][]string{},
 		ruleWhere:  map[string]string{},
 		literalIDs: map[string][]literalID{},
+		paths:      map[string]ast.Ref{},
 	}
 	var errs ast.Errors
 	if opts.Builtin {
@@ -58,7 +71,7 @@ func readSources(opts Options) (*sources, error) {
 				continue
 			}
 			src.modules[f.name] = m
-			src.builtin[m.Package.Path.String()[len("data."):]] = true
+			src.builtin[packageName(m)] = true
 		}
 	}
 	version := ast.RegoV1
@@ -85,7 +98,7 @@ func readSources(opts Options) (*sources, error) {
 				continue // the same file named twice
 			}
 			src.modules[name] = m
-			userPkgs[m.Package.Path.String()[len("data."):]] = true
+			userPkgs[packageName(m)] = true
 		}
 	}
 	if len(errs) > 0 {
@@ -158,7 +171,8 @@ func (src *sources) index() {
 	names := map[string]map[string]bool{}
 	for _, file := range sortedKeys(src.modules) {
 		m := src.modules[file]
-		pkg := m.Package.Path.String()[len("data."):]
+		pkg := packageName(m)
+		src.paths[pkg] = m.Package.Path
 		if names[pkg] == nil {
 			names[pkg] = map[string]bool{}
 		}
@@ -167,7 +181,7 @@ func (src *sources) index() {
 			if !ok {
 				continue
 			}
-			ref := "data." + pkg + "." + name
+			ref := src.ruleRef(pkg, name)
 			if !names[pkg][name] {
 				names[pkg][name] = true
 				src.ruleWhere[ref] = fmt.Sprintf("%s:%d", file, r.Location.Row)

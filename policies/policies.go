@@ -74,19 +74,23 @@ type Set struct {
 	compiler *ast.Compiler
 	store    storage.Store
 	packages []*pkgQueries
-	rules    []*rules.Rule
-	files    int
+	// all evaluates every rule of every package in one query: one
+	// evaluation per object instead of one per rule. When it fails, the
+	// rules are evaluated one by one to isolate the failing one.
+	all   rego.PreparedEvalQuery
+	rules []*rules.Rule
+	files int
 }
 
 // pkgQueries are the prepared queries of one package.
 type pkgQueries struct {
 	path string // e.g. "main", "gjallar.builtin.endpoint_hostname"
 	// exception is data.<pkg>.exception, or nil when the package has none.
-	exception *rego.PreparedEvalQuery
+	exception *query
 	checks    []*query
 }
 
-// query is one deny, violation or warn rule of a package, prepared once.
+// query is one deny, violation, warn or exception rule of a package.
 type query struct {
 	ref      string // data.main.deny_x
 	name     string // deny_x
@@ -94,6 +98,7 @@ type query struct {
 	id       string // the ID of findings whose result names no rule
 	severity rules.Severity
 	where    string // file:line of the rule's first definition
+	bind     string // its variable in the combined query
 	pq       rego.PreparedEvalQuery
 }
 
@@ -135,6 +140,9 @@ func Load(opts Options) (*Set, error) {
 		}
 		s.packages = append(s.packages, pq)
 	}
+	if s.all, err = s.prepareAll(ctx); err != nil {
+		return nil, err
+	}
 	if s.rules, err = s.listRules(src, meta); err != nil {
 		return nil, err
 	}
@@ -159,13 +167,13 @@ func (s *Set) Start(idx rules.Index) rules.ExtensionRun {
 func (s *Set) preparePackage(ctx context.Context, src *sources, pkg string, meta map[string]*ruleMeta) (*pkgQueries, error) {
 	out := &pkgQueries{path: pkg}
 	for _, name := range src.ruleNames[pkg] {
-		ref := "data." + pkg + "." + name
+		ref := src.ruleRef(pkg, name)
 		if name == "exception" {
 			pq, err := s.prepare(ctx, ref)
 			if err != nil {
 				return nil, err
 			}
-			out.exception = &pq
+			out.exception = &query{ref: ref, name: name, where: src.ruleWhere[ref], pq: pq}
 			continue
 		}
 		failure := failureName.MatchString(name)
@@ -193,16 +201,40 @@ func (s *Set) preparePackage(ctx context.Context, src *sources, pkg string, meta
 	return out, nil
 }
 
-func (s *Set) prepare(ctx context.Context, ref string) (rego.PreparedEvalQuery, error) {
+func (s *Set) prepare(ctx context.Context, query string) (rego.PreparedEvalQuery, error) {
 	pq, err := rego.New(
-		rego.Query(ref),
+		rego.Query(query),
 		rego.Compiler(s.compiler),
 		rego.Store(s.store),
 	).PrepareForEval(ctx)
 	if err != nil {
-		return pq, fmt.Errorf("preparing %s: %w", ref, err)
+		return pq, fmt.Errorf("preparing %s: %w", query, err)
 	}
 	return pq, nil
+}
+
+// prepareAll prepares the combined query. Each rule's value is wrapped in
+// an array comprehension, which is always defined, so a rule that is
+// undefined for an object (a conditional `deny := true`) leaves the others'
+// results alone.
+func (s *Set) prepareAll(ctx context.Context) (rego.PreparedEvalQuery, error) {
+	var parts []string
+	add := func(q *query) {
+		q.bind = fmt.Sprintf("r%d", len(parts))
+		parts = append(parts, fmt.Sprintf("%s := [x | x := %s]", q.bind, q.ref))
+	}
+	for _, pkg := range s.packages {
+		if pkg.exception != nil {
+			add(pkg.exception)
+		}
+		for _, q := range pkg.checks {
+			add(q)
+		}
+	}
+	if len(parts) == 0 {
+		parts = []string{"true"}
+	}
+	return s.prepare(ctx, strings.Join(parts, "; "))
 }
 
 // listRules builds the rule descriptions: built-in policies first, then

@@ -32,8 +32,8 @@ type run struct {
 // Check evaluates every selected rule against obj. A rule that fails to
 // evaluate yields a policy-error finding and does not stop the others.
 func (r *run) Check(obj *rules.Object) []rules.Finding {
-	input := r.value(obj)
-	if input == nil {
+	input := r.input(obj)
+	if input == nil || len(r.set.packages) == 0 {
 		return nil
 	}
 	ctx := context.Background()
@@ -42,26 +42,52 @@ func (r *run) Check(obj *rules.Object) []rules.Finding {
 		rego.EvalResolver(inventoryRef, r),
 		rego.EvalSortSets(true),
 	}
+	rs, err := r.set.all.Eval(ctx, opts...)
+	if err != nil {
+		// Evaluate rule by rule to find the failing one.
+		return r.collect(obj, func(q *query) (any, error) {
+			rs, err := q.pq.Eval(ctx, opts...)
+			if err != nil || len(rs) == 0 || len(rs[0].Expressions) == 0 {
+				return nil, err
+			}
+			return rs[0].Expressions[0].Value, nil
+		})
+	}
+	var bindings rego.Vars
+	if len(rs) == 1 {
+		bindings = rs[0].Bindings
+	}
+	return r.collect(obj, func(q *query) (any, error) {
+		if wrapped, _ := bindings[q.bind].([]any); len(wrapped) == 1 {
+			return wrapped[0], nil
+		}
+		return nil, nil
+	})
+}
+
+// collect turns each rule's value, as value gives it, into findings.
+func (r *run) collect(obj *rules.Object, value func(*query) (any, error)) []rules.Finding {
 	var out []rules.Finding
 	for _, pkg := range r.set.packages {
 		var excepted map[string]bool
 		if pkg.exception != nil {
-			var err error
-			if excepted, err = exceptions(ctx, pkg.exception, opts); err != nil {
-				out = append(out, errorFinding("data."+pkg.path+".exception", "", err))
+			v, err := value(pkg.exception)
+			if err != nil {
+				out = append(out, errorFinding(pkg.exception.ref, pkg.exception.where, err))
 				continue
 			}
+			excepted = exceptions(v)
 		}
 		for _, q := range pkg.checks {
 			if q.failure && excepted[suffix(q.name)] {
 				continue
 			}
-			rs, err := q.pq.Eval(ctx, opts...)
+			v, err := value(q)
 			if err != nil {
 				out = append(out, errorFinding(q.ref, q.where, err))
 				continue
 			}
-			out = append(out, q.findings(rs, obj)...)
+			out = append(out, q.findings(v, obj)...)
 		}
 	}
 	return out
@@ -110,22 +136,27 @@ func child(obj ast.Object, path []string) ast.Object {
 	return obj
 }
 
-// value is the object as policies see it, converted once per run: the
-// object's content, or for a standalone Bifrost config file the decoded
-// config, as conftest would pass that file. nil when there is nothing to
-// evaluate (a config that is not valid JSON).
+// input is the object as policies see it. Unless data.inventory already
+// converted it, it is converted lazily, as policies read fields: most rules
+// look at kind and apiVersion and stop there. The lazy value is not safe to
+// share, so each Check gets its own.
+func (r *run) input(obj *rules.Object) ast.Value {
+	if v, ok := r.values.Load(obj); ok {
+		return v.(ast.Value)
+	}
+	doc := document(obj)
+	if doc == nil {
+		return nil
+	}
+	return ast.LazyObject(doc)
+}
+
+// value is the object converted in full, once per run, for data.inventory.
 func (r *run) value(obj *rules.Object) ast.Value {
 	if v, ok := r.values.Load(obj); ok {
 		return v.(ast.Value)
 	}
-	var doc any
-	if obj.GroupKind() == rules.BifrostConfigKind {
-		if cfgs := obj.BifrostConfigs(); len(cfgs) == 1 && cfgs[0].Doc != nil {
-			doc = cfgs[0].Doc
-		}
-	} else if obj.Content != nil {
-		doc = obj.Content
-	}
+	doc := document(obj)
 	if doc == nil {
 		return nil
 	}
@@ -137,15 +168,24 @@ func (r *run) value(obj *rules.Object) ast.Value {
 	return v
 }
 
-// exceptions evaluates a package's exception rule: a set of lists of rule
-// suffixes; "" exempts plain deny and violation.
-func exceptions(ctx context.Context, pq *rego.PreparedEvalQuery, opts []rego.EvalOption) (map[string]bool, error) {
-	rs, err := pq.Eval(ctx, opts...)
-	if err != nil {
-		return nil, err
+// document is the object's content, or for a standalone Bifrost config
+// file the decoded config, as conftest would pass that file; nil when there
+// is nothing to evaluate (a config that is not a valid JSON object).
+func document(obj *rules.Object) map[string]any {
+	if obj.GroupKind() == rules.BifrostConfigKind {
+		if cfgs := obj.BifrostConfigs(); len(cfgs) == 1 {
+			return cfgs[0].Root()
+		}
+		return nil
 	}
+	return obj.Content
+}
+
+// exceptions reads a package's exception rule: a set of lists of rule
+// suffixes; "" exempts plain deny and violation.
+func exceptions(v any) map[string]bool {
 	out := map[string]bool{}
-	for _, item := range resultItems(rs) {
+	for _, item := range items(v) {
 		list, _ := item.([]any)
 		for _, name := range list {
 			if s, ok := name.(string); ok {
@@ -153,7 +193,7 @@ func exceptions(ctx context.Context, pq *rego.PreparedEvalQuery, opts []rego.Eva
 			}
 		}
 	}
-	return out, nil
+	return out
 }
 
 // suffix is what exceptions name a rule by: run_as_root for
@@ -167,21 +207,18 @@ func suffix(name string) string {
 	return ""
 }
 
-// resultItems are the elements of a rule's value when it is a set or an
-// array; any other value (a boolean deny, an object) reports nothing, as in
+// items are the elements of a rule's value when it is a set or an array;
+// any other value (a boolean deny, an object) reports nothing, as in
 // conftest.
-func resultItems(rs rego.ResultSet) []any {
-	if len(rs) == 0 || len(rs[0].Expressions) == 0 {
-		return nil
-	}
-	items, _ := rs[0].Expressions[0].Value.([]any)
-	return items
+func items(v any) []any {
+	list, _ := v.([]any)
+	return list
 }
 
 // findings turns a rule's results into findings about obj.
-func (q *query) findings(rs rego.ResultSet, obj *rules.Object) []rules.Finding {
+func (q *query) findings(v any, obj *rules.Object) []rules.Finding {
 	var out []rules.Finding
-	for _, item := range resultItems(rs) {
+	for _, item := range items(v) {
 		f := rules.Finding{Rule: q.id, Severity: q.severity}
 		switch v := item.(type) {
 		case string:
