@@ -18,6 +18,8 @@ import (
 // evaluation.
 type sources struct {
 	modules map[string]*ast.Module // by file name
+	// userFiles counts the users' files among modules.
+	userFiles int
 	// builtin marks the packages of the embedded policies.
 	builtin map[string]bool
 	// user lists the packages of users' files, sorted.
@@ -98,6 +100,7 @@ func readSources(opts Options) (*sources, error) {
 				continue // the same file named twice
 			}
 			src.modules[name] = m
+			src.userFiles++
 			userPkgs[packageName(m)] = true
 		}
 	}

@@ -123,7 +123,7 @@ func Load(opts Options) (*Set, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Set{compiler: compiler, store: store, files: len(src.modules)}
+	s := &Set{compiler: compiler, store: store, files: src.userFiles}
 	selected, err := selectPackages(src, opts)
 	if err != nil {
 		return nil, err
@@ -155,7 +155,7 @@ func Load(opts Options) (*Set, error) {
 // "rule" field in a result object.
 func (s *Set) Rules() []*rules.Rule { return s.rules }
 
-// Files is how many policy files were compiled.
+// Files is how many of the users' policy files were compiled.
 func (s *Set) Files() int { return s.files }
 
 // Start begins a run over idx; data.inventory is built from idx the first
