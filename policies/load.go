@@ -47,6 +47,7 @@ func packageName(m *ast.Module) string {
 
 type literalID struct {
 	id, where string
+	severity  rules.Severity // from a literal "severity" beside it, or 0
 }
 
 // readSources parses the built-in and users' policy files. Every file is
@@ -209,7 +210,8 @@ func ruleName(r *ast.Rule) (string, bool) {
 }
 
 // literalRuleIDs finds object literals with a string "rule" field in a
-// rule, so configs can name those IDs before any finding has them.
+// rule, so configs can name those IDs before any finding has them; a
+// literal "severity" beside it gives the ID's default severity.
 func literalRuleIDs(r *ast.Rule) []literalID {
 	var out []literalID
 	ast.WalkTerms(r, func(t *ast.Term) bool {
@@ -223,7 +225,13 @@ func literalRuleIDs(r *ast.Rule) []literalID {
 				if v.Location != nil {
 					where = fmt.Sprintf("%s:%d", v.Location.File, v.Location.Row)
 				}
-				out = append(out, literalID{id: string(s), where: where})
+				lit := literalID{id: string(s), where: where}
+				if sev := obj.Get(ast.StringTerm("severity")); sev != nil {
+					if str, ok := sev.Value.(ast.String); ok {
+						lit.severity, _ = rules.ParseSeverity(string(str))
+					}
+				}
+				out = append(out, lit)
 			}
 		}
 		return false

@@ -268,7 +268,11 @@ func (s *Set) listRules(src *sources, meta map[string]*ruleMeta) ([]*rules.Rule,
 			ids := []*rules.Rule{r}
 			where[r.ID] = q.where
 			for _, lit := range src.literalIDs[q.ref] {
-				ids = append(ids, &rules.Rule{ID: lit.id, Severity: q.severity, Summary: "Rego rule " + q.ref + " (" + lit.where + ")"})
+				sev := q.severity
+				if lit.severity != 0 {
+					sev = lit.severity
+				}
+				ids = append(ids, &rules.Rule{ID: lit.id, Severity: sev, Summary: "Rego rule " + q.ref + " (" + lit.where + ")"})
 				if _, ok := where[lit.id]; !ok {
 					where[lit.id] = lit.where
 				}

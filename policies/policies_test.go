@@ -173,7 +173,7 @@ func TestRulesListed(t *testing.T) {
 	want := []string{
 		"endpoint-hostname/error", "plaintext-secret/warning", "policy-error/error",
 		"main.deny/error", "main.deny_latest_tag/error", "main.deny_missing_configmap/error",
-		"main.violation/error", "main.warn/warning", "memory-limit/error", "team-label/warning",
+		"main.violation/error", "main.warn/warning", "memory-limit/error", "team-label/info",
 	}
 	if !reflect.DeepEqual(ids, want) {
 		t.Errorf("rules:\n got %q\nwant %q", ids, want)

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/gjallar-dev/gjallar/lint"
 	"github.com/gjallar-dev/gjallar/policies"
 	"github.com/gjallar-dev/gjallar/rules"
 )
@@ -183,7 +184,7 @@ func newPolicyCheckCommand() *cobra.Command {
 			if err := tw.Flush(); err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "gjallar: %d policy files compiled, %d rule IDs\n", set.Files(), n)
+			fmt.Fprintf(cmd.ErrOrStderr(), "gjallar: compiled %s; %s\n", lint.Plural(set.Files(), "policy file"), lint.Plural(n, "rule ID"))
 			return nil
 		},
 	}
