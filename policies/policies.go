@@ -20,6 +20,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
@@ -65,6 +66,10 @@ type Options struct {
 	Config *rules.Config
 	// Tests also compiles *_test.rego files; `gjallar policy check` uses it.
 	Tests bool
+	// Timeout bounds the evaluation of one object (0: none), so a runaway
+	// policy cannot hold an admission request past its deadline; a policy
+	// cut off is reported as policy-error.
+	Timeout time.Duration
 }
 
 // Set is a compiled, prepared set of policies. It is immutable and safe for
@@ -77,9 +82,10 @@ type Set struct {
 	// all evaluates every rule of every package in one query: one
 	// evaluation per object instead of one per rule. When it fails, the
 	// rules are evaluated one by one to isolate the failing one.
-	all   rego.PreparedEvalQuery
-	rules []*rules.Rule
-	files int
+	all     rego.PreparedEvalQuery
+	rules   []*rules.Rule
+	files   int
+	timeout time.Duration
 }
 
 // pkgQueries are the prepared queries of one package.
@@ -123,7 +129,7 @@ func Load(opts Options) (*Set, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Set{compiler: compiler, store: store, files: src.userFiles}
+	s := &Set{compiler: compiler, store: store, files: src.userFiles, timeout: opts.Timeout}
 	selected, err := selectPackages(src, opts)
 	if err != nil {
 		return nil, err

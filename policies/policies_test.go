@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/gjallar-dev/gjallar/lint"
 	"github.com/gjallar-dev/gjallar/policies"
@@ -287,6 +288,35 @@ warn_bad contains {"msg": "bad severity", "severity": "fatal"} if input.kind == 
 	}
 	if !reflect.DeepEqual(out, want) {
 		t.Errorf("\n got %q\nwant %q", out, want)
+	}
+}
+
+func TestTimeout(t *testing.T) {
+	dir := t.TempDir()
+	write(t, dir, "slow.rego", `package main
+
+deny contains "slow" if {
+	input.kind == "Pod"
+	count([x | some x in numbers.range(1, 100000000); x % 7 == 0]) < 0
+}
+
+warn contains "fast" if input.kind == "Pod"
+`)
+	set := load(t, policies.Options{Paths: []string{dir}, Timeout: 50 * time.Millisecond})
+	pod := rules.NewObject(map[string]any{"apiVersion": "v1", "kind": "Pod", "metadata": map[string]any{"name": "p"}})
+	start := time.Now()
+	fs := set.Start(rules.NewMemIndex(nil)).Check(pod)
+	if time.Since(start) > 5*time.Second {
+		t.Errorf("Check took %s", time.Since(start))
+	}
+	var msgs []string
+	for _, f := range fs {
+		msgs = append(msgs, f.Rule+": "+f.Message)
+	}
+	sort.Strings(msgs)
+	// The slow rule is cut off and reported; the fast one still reports.
+	if len(msgs) != 2 || msgs[0] != "main.warn: fast" || !strings.HasPrefix(msgs[1], "policy-error: policy data.main.deny (") || !strings.Contains(msgs[1], "eval_cancel_error") {
+		t.Errorf("findings: %q", msgs)
 	}
 }
 

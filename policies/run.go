@@ -37,6 +37,11 @@ func (r *run) Check(obj *rules.Object) []rules.Finding {
 		return nil
 	}
 	ctx := context.Background()
+	if r.set.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, r.set.timeout)
+		defer cancel()
+	}
 	opts := []rego.EvalOption{
 		rego.EvalParsedInput(input),
 		rego.EvalResolver(inventoryRef, r),
