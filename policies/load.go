@@ -88,6 +88,7 @@ func readSources(opts Options) (*sources, error) {
 			return nil, err
 		}
 		for _, name := range files {
+			name = filepath.Clean(name)
 			text, err := os.ReadFile(name)
 			if err != nil {
 				return nil, err

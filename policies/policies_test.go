@@ -323,7 +323,18 @@ warn contains "fast" if input.kind == "Pod"
 // TestConcurrentChecks runs one run's Check from many goroutines, as the
 // webhook does; go test -race checks the sharing.
 func TestConcurrentChecks(t *testing.T) {
-	set := load(t, policies.Options{Builtin: true, Paths: []string{testdata("policies", "conftest")}})
+	// A policy that walks the whole inventory, besides the conftest ones
+	// that look objects up in it.
+	dir := t.TempDir()
+	write(t, dir, "walk.rego", `package main
+
+warn_neighbours contains msg if {
+	input.kind == "Deployment"
+	names := {name | some ns, v, k, name; data.inventory.namespace[ns][v][k][name]}
+	msg := sprintf("%d named objects in namespaces", [count(names)])
+}
+`)
+	set := load(t, policies.Options{Builtin: true, Paths: []string{testdata("policies", "conftest"), dir}})
 	in, err := lint.Load([]string{testdata("policies", "bad"), testdata("rules", "plaintext-secret", "bad"), testdata("rules", "endpoint-hostname", "bad")}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
