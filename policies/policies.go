@@ -267,8 +267,11 @@ func (s *Set) listRules(src *sources, meta map[string]*ruleMeta) ([]*rules.Rule,
 				r.Rationale = m.description
 			}
 			if src.builtin[pkg.path] {
-				r.Options = builtinOptions[r.ID]
-				builtin = append(builtin, r)
+				if !seen[r.ID] {
+					seen[r.ID] = true
+					r.Options = builtinOptions[r.ID]
+					builtin = append(builtin, r)
+				}
 				continue
 			}
 			ids := []*rules.Rule{r}
