@@ -67,8 +67,9 @@ type Options struct {
 	// Tests also compiles *_test.rego files; `gjallar policy check` uses it.
 	Tests bool
 	// Timeout bounds the evaluation of one object (0: none), so a runaway
-	// policy cannot hold an admission request past its deadline; a policy
-	// cut off is reported as policy-error.
+	// policy cannot hold an admission request past its deadline. An object
+	// whose evaluation is cut off gets one policy-error finding naming
+	// where it stopped, and no other policy findings.
 	Timeout time.Duration
 }
 

@@ -314,8 +314,8 @@ warn contains "fast" if input.kind == "Pod"
 		msgs = append(msgs, f.Rule+": "+f.Message)
 	}
 	sort.Strings(msgs)
-	// The slow rule is cut off and reported; the fast one still reports.
-	if len(msgs) != 2 || msgs[0] != "main.warn: fast" || !strings.HasPrefix(msgs[1], "policy-error: policy data.main.deny (") || !strings.Contains(msgs[1], "eval_cancel_error") {
+	// One deterministic finding, whatever else got through in time.
+	if len(msgs) != 1 || !strings.HasPrefix(msgs[0], "policy-error: the Rego policies did not finish on this object within 50ms") || !strings.Contains(msgs[0], "eval_cancel_error") {
 		t.Errorf("findings: %q", msgs)
 	}
 }

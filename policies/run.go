@@ -48,6 +48,16 @@ func (r *run) Check(obj *rules.Object) []rules.Finding {
 		rego.EvalSortSets(true),
 	}
 	rs, err := r.set.all.Eval(ctx, opts...)
+	if err != nil && ctx.Err() != nil {
+		// Out of time: evaluating rule by rule would only fail again, and
+		// which rules got through would depend on timing.
+		text, _, _ := strings.Cut(err.Error(), "\n")
+		return []rules.Finding{{
+			Rule:     PolicyError,
+			Severity: rules.Error,
+			Message:  fmt.Sprintf("the Rego policies did not finish on this object within %s, so it went unchecked: %s", r.set.timeout, text),
+		}}
+	}
 	if err != nil {
 		// Evaluate rule by rule to find the failing one.
 		return r.collect(obj, func(q *query) (any, error) {
