@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gjallar-dev/gjallar/lint"
+	"github.com/gjallar-dev/gjallar/policies"
 	"github.com/gjallar-dev/gjallar/rules"
 )
 
@@ -14,6 +15,7 @@ func newLintCommand() *cobra.Command {
 	var (
 		format, failOn, configPath string
 		fix, quiet, complete       bool
+		pf                         policyFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "lint [PATH...]",
@@ -21,12 +23,16 @@ func newLintCommand() *cobra.Command {
 		Long: "Check Kubernetes manifests (YAML or JSON, multi-document, kind: List) and Bifrost\n" +
 			"config.json files. PATH is a file or a directory (searched recursively for .yaml,\n" +
 			".yml and .json); - reads standard input; no PATH means the current directory.\n\n" +
+			"--policy adds Rego policies written as for conftest (see gjallar policy --help) to\n" +
+			"the built-in rules and policies.\n\n" +
 			"Exit status: 0 when no finding is at or above --fail-on, 1 when one is, 2 for a\n" +
-			"usage error (unknown flag, missing path, bad config file).",
+			"usage error (unknown flag, missing path, bad config file, a policy that does not\n" +
+			"compile).",
 		Example: "  gjallar lint deploy/\n" +
 			"  gjallar lint --format sarif . > gjallar.sarif\n" +
 			"  kustomize build overlays/prod | gjallar lint -\n" +
-			"  gjallar lint --fix deploy/",
+			"  gjallar lint --fix deploy/\n" +
+			"  gjallar lint --policy policy/ deploy/",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			formatter, ok := lint.Formats[format]
 			if !ok {
@@ -48,7 +54,15 @@ func newLintCommand() *cobra.Command {
 			if err != nil {
 				return usageErr(err)
 			}
-			engine, err := rules.NewEngine(rules.Builtin(), cfg)
+			popts, err := pf.options(pf.paths, cfg)
+			if err != nil {
+				return usageErr(err)
+			}
+			set, err := policies.Load(popts)
+			if err != nil {
+				return usageErr(err)
+			}
+			engine, err := rules.NewEngine(rules.Builtin(), cfg, set)
 			if err != nil {
 				return usageErr(err)
 			}
@@ -97,6 +111,8 @@ func newLintCommand() *cobra.Command {
 	f.BoolVar(&fix, "fix", false, "apply fixes to the files in place, then report what is left")
 	f.BoolVarP(&quiet, "quiet", "q", false, "no summary line on stderr")
 	f.BoolVar(&complete, "complete", false, "the input is everything that exists (e.g. a dump of a whole cluster): an object it lacks is missing, not elsewhere")
+	f.StringArrayVarP(&pf.paths, "policy", "p", nil, "Rego policy file or directory to add (repeatable)")
+	pf.register(f, true)
 	return cmd
 }
 

@@ -9,8 +9,6 @@ import (
 	"runtime"
 	"strings"
 	"testing"
-
-	"github.com/gjallar-dev/gjallar/rules"
 )
 
 // binary is the gjallar built once for these tests: they run the real
@@ -89,6 +87,21 @@ func TestExitCodes(t *testing.T) {
 		{"fix with stdin", []string{"lint", "--fix", "-"}, 2, "cannot be used with -"},
 		{"unknown command", []string{"lnt"}, 2, "unknown command"},
 		{"rules", []string{"rules"}, 0, "bifrost-providers-map"},
+		{"rules lists policies", []string{"rules"}, 0, "plaintext-secret"},
+		{"builtin policies run", []string{"lint", "testdata/rules/endpoint-hostname/bad"}, 1, "error endpoint-hostname"},
+		{"no builtin policies", []string{"lint", "--no-builtin-policies", "testdata/rules/endpoint-hostname/bad"}, 0, "0 errors"},
+		{"user policies", []string{"lint", "--policy", "testdata/policies/conftest", "testdata/policies/bad"}, 1, "deployment.yaml:16:11: error main.deny_latest_tag"},
+		{"policy syntax error", []string{"lint", "-p", "testdata/policies/errors/syntax", "testdata/policies/good"}, 2, "broken.rego:5: rego_parse_error"},
+		{"policy missing", []string{"lint", "--policy", "no/such/policy", "."}, 2, "no/such/policy"},
+		{"unknown namespace", []string{"lint", "-p", "testdata/policies/conftest", "-n", "nope", "."}, 2, "has package nope"},
+		{"bad rego version", []string{"lint", "--rego-version", "v2", "."}, 2, "unknown --rego-version"},
+		{"rego v0", []string{"lint", "--rego-version", "v0", "-p", "testdata/policies/v0", "testdata/policies/bad"}, 1, "main.deny: Deployment web has no app label"},
+		{"policy test", []string{"policy", "test", "testdata/policies/conftest"}, 0, "2 passed, 0 failed, 0 errors"},
+		{"policy test compile error", []string{"policy", "test", "testdata/policies/errors/compile"}, 2, "unsafe.rego:3: rego_unsafe_var_error"},
+		{"policy test no tests", []string{"policy", "test", "testdata/policies/namespaces"}, 1, "no test_ rules"},
+		{"policy check", []string{"policy", "check", "testdata/policies/conftest"}, 0, "memory-limit"},
+		{"policy check errors", []string{"policy", "check", "testdata/policies/errors/compile"}, 1, "unsafe.rego:3: rego_unsafe_var_error"},
+		{"policy check missing", []string{"policy", "check", "no/such/dir"}, 2, "no/such/dir"},
 		{"version", []string{"version"}, 0, "gjallar "},
 	}
 	for _, c := range cases {
@@ -179,6 +192,35 @@ func snapshot(t *testing.T, dir string) string {
 	return b.String()
 }
 
+func TestPolicyTestFailure(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "p.rego"), []byte("package main\n\ndeny contains \"no\" if input.x\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "p_test.rego"), []byte("package main\n\ntest_passes if deny[\"no\"] with input as {\"x\": true}\n\ntest_fails if {\n\tprint(\"deny is\", deny)\n\tcount(deny) == 0 with input as {\"x\": true}\n}\n"), 0o644)
+	r := gjallar(t, dir, "", "policy", "test", ".")
+	want := "p_test.rego:5: FAIL data.main.test_fails"
+	if r.code != 1 || !strings.Contains(r.stdout, want) || !strings.Contains(r.stdout, "1 passed, 1 failed") || strings.Contains(r.stdout, "test_passes") {
+		t.Errorf("exit %d, want 1 with %q:\n%s%s", r.code, want, r.stdout, r.stderr)
+	}
+	if r := gjallar(t, dir, "", "policy", "test", "-v", "."); !strings.Contains(r.stdout, "PASS data.main.test_passes") {
+		t.Errorf("-v does not list passing tests:\n%s", r.stdout)
+	}
+}
+
+// TestPolicyConfig configures a policy rule's severity and the built-in
+// hostname policy's owned domains from .gjallar.yaml.
+func TestPolicyConfig(t *testing.T) {
+	root := repoRoot(t)
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, ".gjallar.yaml"), []byte("rules:\n  main.deny_latest_tag: {severity: info}\n  endpoint-hostname:\n    options: {ownedDomains: [corp.example]}\n"), 0o644)
+	r := gjallar(t, dir, "", "lint", "--fail-on", "none", "--policy", filepath.Join(root, "testdata/policies/conftest"),
+		filepath.Join(root, "testdata/policies/bad"), filepath.Join(root, "testdata/rules/endpoint-hostname/good"))
+	for _, want := range []string{"info main.deny_latest_tag", `HTTPRoute hostname "api.example.com" is not under a domain the company owns (corp.example)`} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("output lacks %q:\n%s%s", want, r.stdout, r.stderr)
+		}
+	}
+}
+
 // TestREADMERulesTable keeps the README's table generated from the rules'
 // metadata: `gjallar rules --format markdown` is what it must contain.
 func TestREADMERulesTable(t *testing.T) {
@@ -186,7 +228,7 @@ func TestREADMERulesTable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	table := RulesMarkdown(rules.Builtin())
+	table := RulesMarkdown(allRules())
 	if !strings.Contains(string(readme), table) {
 		t.Errorf("README.md's rules table is out of date; replace it with the output of `go run ./cmd/gjallar rules --format markdown`:\n%s", table)
 	}

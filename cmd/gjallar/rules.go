@@ -15,10 +15,10 @@ func newRulesCommand() *cobra.Command {
 	var format string
 	cmd := &cobra.Command{
 		Use:   "rules",
-		Short: "List every rule: ID, default severity, fixable, summary",
+		Short: "List every built-in rule and policy: ID, default severity, fixable, summary",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			list := rules.Builtin()
+			list := allRules()
 			w := cmd.OutOrStdout()
 			switch format {
 			case "text":
@@ -52,6 +52,11 @@ func newRulesCommand() *cobra.Command {
 	}
 	cmd.Flags().StringVarP(&format, "format", "f", "text", "text|markdown|json")
 	return cmd
+}
+
+// allRules lists the Go rules, then the built-in Rego policies.
+func allRules() []*rules.Rule {
+	return append(rules.Builtin(), builtinPolicyRules()...)
 }
 
 // RulesMarkdown renders the README's rules table from the rules' own
