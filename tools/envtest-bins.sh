@@ -17,7 +17,11 @@ log() { printf 'envtest-bins: %s\n' "$*" >&2; }
 # go.mod files. Bump them there (and run `go mod tidy`) to change versions.
 module_version() { # <go.mod> <module path>
 	local v
-	v="$(awk -v m="$2" '$1 == m && $2 ~ /^v/ { print $2; exit }' "$1")"
+	# Matches both `require m vX` and a `m vX` line inside a require block.
+	v="$(awk -v m="$2" '
+		$1 == "require" { $1 = ""; $0 = $0 }
+		$1 == m && $2 ~ /^v/ { print $2; exit }
+	' "$1")"
 	if [[ -z "$v" ]]; then
 		log "cannot find $2 in $1"
 		exit 1
@@ -65,9 +69,9 @@ build() { # <binary name> <module dir> [ldflags]
 	log "$name: built in $((SECONDS - start))s"
 }
 
-# kube-apiserver reports (and derives its emulation/compatibility version
-# from) the version stamped into component-base; without it the binary
-# identifies itself as v0.0.0-master.
+# kube-apiserver reports the version stamped into component-base (and
+# client-go) in --version and GET /version; its effective binary version is
+# derived from it too. Unstamped, it would claim to be v0.0.0-master.
 kube_minor="${kube_version#v*.}"
 kube_minor="${kube_minor%%.*}"
 kube_major="${kube_version#v}"
