@@ -29,8 +29,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+	gatewayv1beta1 "sigs.k8s.io/gateway-api/apis/v1beta1"
 
 	"github.com/gjallar-dev/gjallar/charts"
+	"github.com/gjallar-dev/gjallar/policies"
 	"github.com/gjallar-dev/gjallar/rules"
 	"github.com/gjallar-dev/gjallar/webhook"
 )
@@ -49,6 +51,7 @@ var suite struct {
 	metricsPort int
 	caPEM       []byte
 	configFile  string
+	policyDir   string
 	logs        *syncBuffer
 	// replicaLogs holds the second replica's output.
 	replicaLogs *syncBuffer
@@ -176,7 +179,7 @@ func startReplica(ctx context.Context, kubeconfig []byte, certDir string, probeP
 	cmd := exec.CommandContext(ctx, bin, "webhook", "--kubeconfig", kc,
 		"--host", "127.0.0.1", "--port", fmt.Sprint(freePort()), "--cert-dir", certDir,
 		"--namespace", gjallarNS, "--extra-dns-names", "localhost",
-		"--config", suite.configFile, "--reload-interval", "200ms",
+		"--config", suite.configFile, "--reload-interval", "200ms", "--policy", suite.policyDir,
 		"--metrics-bind-address", "0", "--health-probe-bind-address", fmt.Sprintf("127.0.0.1:%d", probePort))
 	cmd.Stdout, cmd.Stderr = suite.replicaLogs, suite.replicaLogs
 	return cmd.Start()
@@ -188,6 +191,9 @@ func startGjallar(ctx context.Context, cfg *rest.Config, kubeconfig []byte) erro
 		return err
 	}
 	if err := gatewayv1.Install(scheme); err != nil {
+		return err
+	}
+	if err := gatewayv1beta1.Install(scheme); err != nil {
 		return err
 	}
 	suite.cfg = cfg
@@ -215,6 +221,17 @@ func startGjallar(ctx context.Context, cfg *rest.Config, kubeconfig []byte) erro
 		return err
 	}
 	certDir := filepath.Join(dir, "certs")
+	suite.policyDir = filepath.Join(dir, "policies")
+	if err := os.MkdirAll(suite.policyDir, 0o755); err != nil {
+		return err
+	}
+	src, err := os.ReadFile(filepath.Join("..", "testdata", "policies", "webhook", "inventory.rego"))
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(suite.policyDir, "inventory.rego"), src, 0o644); err != nil {
+		return err
+	}
 	go projectCertSecret(ctx, c, certDir)
 
 	// Logs go to a buffer the tests search for leaked secrets.
@@ -238,6 +255,14 @@ func startGjallar(ctx context.Context, cfg *rest.Config, kubeconfig []byte) erro
 		MetricsAddr: fmt.Sprintf("127.0.0.1:%d", suite.metricsPort), ProbeAddr: fmt.Sprintf("127.0.0.1:%d", probes[0]),
 		LeaderElect: true,
 		OnIndex:     func(i *webhook.ClusterIndex) { indexes <- i },
+		Extensions: func(cfg *rules.Config) ([]rules.Extension, error) {
+			set, err := policies.Load(policies.Options{Builtin: true, Paths: []string{suite.policyDir}, Config: cfg, Timeout: 2 * time.Second})
+			if err != nil {
+				return nil, err
+			}
+			return []rules.Extension{set}, nil
+		},
+		ExtensionsStamp: func() string { return policies.Stamp([]string{suite.policyDir}) },
 	}
 	go func() {
 		if err := webhook.Run(ctx, o); err != nil && ctx.Err() == nil {

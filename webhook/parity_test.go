@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/gjallar-dev/gjallar/lint"
+	"github.com/gjallar-dev/gjallar/policies"
 	"github.com/gjallar-dev/gjallar/rules"
 	"github.com/gjallar-dev/gjallar/webhook"
 )
@@ -222,7 +223,13 @@ func parityFixture(t *testing.T, path string) bool {
 	}
 	in.Documents = docs
 	in.Complete = true
-	engine, err := rules.NewEngine(rules.Builtin(), nil)
+	// The same rules as the webhook: built-ins, built-in policies and the
+	// suite's policy directory.
+	set, err := policies.Load(policies.Options{Builtin: true, Paths: []string{suite.policyDir}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	engine, err := rules.NewEngine(rules.Builtin(), nil, set)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -41,8 +41,8 @@ type Options struct {
 	ConfigFile     string
 	ReloadInterval time.Duration
 	// Extensions builds the rule extensions (Rego policies) anew on each
-	// reload; nil for none.
-	Extensions func() ([]rules.Extension, error)
+	// reload, with the config just loaded; nil for none.
+	Extensions func(*rules.Config) ([]rules.Extension, error)
 	// ExtensionsStamp tells whether the extensions' sources changed (a hash
 	// of the policy files, say); reloads rebuild them only then.
 	ExtensionsStamp func() string
@@ -290,7 +290,7 @@ func loadEngine(o Options) (*rules.Engine, []byte, error) {
 	var exts []rules.Extension
 	if o.Extensions != nil {
 		var err error
-		if exts, err = o.Extensions(); err != nil {
+		if exts, err = o.Extensions(cfg); err != nil {
 			return nil, nil, err
 		}
 	}

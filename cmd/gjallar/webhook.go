@@ -1,19 +1,32 @@
 package main
 
 import (
+	"time"
+
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/tools/clientcmd"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	"github.com/gjallar-dev/gjallar/policies"
+	"github.com/gjallar-dev/gjallar/rules"
 	"github.com/gjallar-dev/gjallar/webhook"
 )
 
+// policyTimeout bounds one object's Rego evaluation at admission, well
+// inside the webhook's timeoutSeconds.
+const policyTimeout = 2 * time.Second
+
 func newWebhookCommand() *cobra.Command {
 	var (
-		o          webhook.Options
-		kubeconfig string
-		devLogs    bool
+		o           webhook.Options
+		kubeconfig  string
+		devLogs     bool
+		policyPaths []string
+		packages    []string
+		allPackages bool
+		noBuiltin   bool
+		regoVersion string
 	)
 	cmd := &cobra.Command{
 		Use:   "webhook",
@@ -21,7 +34,8 @@ func newWebhookCommand() *cobra.Command {
 		Long: "Serve admission webhooks that run the same rules as gjallar lint against the\n" +
 			"cluster (error findings deny, warnings are returned as admission warnings), stamp\n" +
 			"gjallar.dev/config-hash on workloads, and roll workloads when the ConfigMaps they read\n" +
-			"change. Runs in the cluster (see charts/gjallar) or locally against a kubeconfig.",
+			"change. Runs in the cluster (see charts/gjallar) or locally against a kubeconfig.\n" +
+			"The config file and the policy directories are reloaded when they change.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctrl.SetLogger(zap.New(zap.UseDevMode(devLogs)))
@@ -32,13 +46,37 @@ func newWebhookCommand() *cobra.Command {
 				}
 				o.RestConfig = cfg
 			}
+			pf := policyFlags{paths: policyPaths, namespaces: packages, allNamespaces: allPackages, noBuiltin: noBuiltin, regoVersion: regoVersion}
+			if _, err := pf.options(nil, nil); err != nil {
+				return usageErr(err)
+			}
+			o.Extensions = func(cfg *rules.Config) ([]rules.Extension, error) {
+				popts, err := pf.options(pf.paths, cfg)
+				if err != nil {
+					return nil, err
+				}
+				popts.Timeout = policyTimeout
+				set, err := policies.Load(popts)
+				if err != nil {
+					return nil, err
+				}
+				return []rules.Extension{set}, nil
+			}
+			if len(policyPaths) > 0 {
+				o.ExtensionsStamp = func() string { return policies.Stamp(policyPaths) }
+			}
 			return webhook.Run(ctrl.SetupSignalHandler(), o)
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig file (default: KUBECONFIG, ~/.kube/config, or in-cluster)")
 	f.StringVarP(&o.ConfigFile, "config", "c", "", "the .gjallar.yaml to load; reloaded when it changes")
-	f.DurationVar(&o.ReloadInterval, "reload-interval", 0, "how often to check the config for changes (default 10s)")
+	f.DurationVar(&o.ReloadInterval, "reload-interval", 0, "how often to check the config and policies for changes (default 10s)")
+	f.StringArrayVarP(&policyPaths, "policy", "p", nil, "Rego policy file or directory to add (repeatable); reloaded when it changes")
+	f.StringArrayVar(&packages, "policy-package", nil, "package whose deny/violation/warn rules run (repeatable; default main)")
+	f.BoolVar(&allPackages, "all-policy-packages", false, "run the rules of every policy package")
+	f.BoolVar(&noBuiltin, "no-builtin-policies", false, "leave out gjallar's built-in Rego policies")
+	f.StringVar(&regoVersion, "rego-version", "v1", "Rego syntax of your policies: v1 or v0")
 	f.StringVar(&o.Host, "host", "", "address to serve admission requests on (default all)")
 	f.IntVar(&o.Port, "port", 9443, "port to serve admission requests on")
 	f.StringVar(&o.CertDir, "cert-dir", "", "directory holding tls.crt and tls.key")
@@ -55,3 +93,4 @@ func newWebhookCommand() *cobra.Command {
 	f.BoolVar(&devLogs, "dev-logs", false, "human-readable logs instead of JSON")
 	return cmd
 }
+
