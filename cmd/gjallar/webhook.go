@@ -93,4 +93,3 @@ func newWebhookCommand() *cobra.Command {
 	f.BoolVar(&devLogs, "dev-logs", false, "human-readable logs instead of JSON")
 	return cmd
 }
-
