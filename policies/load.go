@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -174,7 +176,7 @@ func regoFiles(path string, tests bool) ([]string, error) {
 // literal rule IDs in their results.
 func (src *sources) index() {
 	names := map[string]map[string]bool{}
-	for _, file := range sortedKeys(src.modules) {
+	for _, file := range slices.Sorted(maps.Keys(src.modules)) {
 		m := src.modules[file]
 		pkg := packageName(m)
 		src.paths[pkg] = m.Package.Path
@@ -195,7 +197,7 @@ func (src *sources) index() {
 		}
 	}
 	for pkg, set := range names {
-		src.ruleNames[pkg] = sortedKeys(set)
+		src.ruleNames[pkg] = slices.Sorted(maps.Keys(set))
 	}
 }
 
@@ -244,7 +246,7 @@ func literalRuleIDs(r *ast.Rule) []literalID {
 // and the users' packages the options select.
 func selectPackages(src *sources, opts Options) ([]string, error) {
 	var out []string
-	for _, pkg := range sortedKeys(src.builtin) {
+	for _, pkg := range slices.Sorted(maps.Keys(src.builtin)) {
 		out = append(out, pkg)
 	}
 	if len(opts.Paths) == 0 {
@@ -289,7 +291,7 @@ type ruleMeta struct {
 func collectMetadata(src *sources) (map[string]*ruleMeta, error) {
 	byRule := map[string]*ruleMeta{}
 	byPkg := map[string]*ruleMeta{}
-	for _, file := range sortedKeys(src.modules) {
+	for _, file := range slices.Sorted(maps.Keys(src.modules)) {
 		m := src.modules[file]
 		for _, a := range m.Annotations {
 			rm, err := annotationMeta(a)
@@ -362,13 +364,4 @@ func annotationMeta(a *ast.Annotations) (*ruleMeta, error) {
 		rm.severity = v
 	}
 	return rm, nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

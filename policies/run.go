@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -296,7 +298,7 @@ func place(f *rules.Finding, obj *rules.Object, path rules.Path) {
 }
 
 func keysOf(m map[string]any) string {
-	keys := sortedKeys(m)
+	keys := slices.Sorted(maps.Keys(m))
 	if len(keys) == 0 {
 		return "none"
 	}

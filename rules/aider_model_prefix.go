@@ -2,8 +2,10 @@ package rules
 
 import (
 	"fmt"
+	"maps"
 	"net/url"
 	"path"
+	"slices"
 	"strings"
 
 	yaml "go.yaml.in/yaml/v3"
@@ -47,7 +49,7 @@ func aiderConfigs(obj *Object) []aiderConfig {
 	}
 	var out []aiderConfig
 	data := LookupMap(obj.Content, "data")
-	for _, key := range sortedKeys(data) {
+	for _, key := range slices.Sorted(maps.Keys(data)) {
 		text, ok := data[key].(string)
 		if !ok || path.Base(key) != AiderConfigFileName {
 			continue

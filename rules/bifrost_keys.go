@@ -2,6 +2,7 @@ package rules
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 )
@@ -29,7 +30,7 @@ func checkBifrostKeys(c *Context, obj *Object) {
 		root := cfg.Root()
 		providers := LookupMap(root, "providers")
 		version, _ := asInt(root["version"])
-		for _, name := range sortedKeys(providers) {
+		for _, name := range slices.Sorted(maps.Keys(providers)) {
 			prov, ok := providers[name].(map[string]any)
 			if !ok {
 				continue // the schema rule reports it

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 
 	yaml "go.yaml.in/yaml/v3"
@@ -81,7 +83,7 @@ func (c *Config) where(line int) string {
 }
 
 func (c *Config) apply(e *Engine) error {
-	for _, id := range sortedKeys(c.Rules) {
+	for _, id := range slices.Sorted(maps.Keys(c.Rules)) {
 		rc := c.Rules[id]
 		b, ok := e.byID[id]
 		if !ok {

@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"hash"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -118,7 +120,7 @@ func ConfigHash(cms []*Object) string {
 		writeField(h, "configmap", cm.Name())
 		for _, section := range []string{"data", "binaryData"} {
 			data := LookupMap(cm.Content, section)
-			for _, k := range sortedKeys(data) {
+			for _, k := range slices.Sorted(maps.Keys(data)) {
 				v, _ := data[k].(string)
 				writeField(h, section, k)
 				writeField(h, "value", v)

@@ -3,7 +3,9 @@ package rules
 import (
 	"encoding/base64"
 	"fmt"
+	"maps"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -39,7 +41,7 @@ func checkLangfuseHeaders(c *Context, obj *Object) {
 				continue
 			}
 			auth := ""
-			for _, name := range sortedKeys(headers) {
+			for _, name := range slices.Sorted(maps.Keys(headers)) {
 				switch strings.ToLower(name) {
 				case "authorization":
 					auth = name

@@ -2,6 +2,7 @@ package rules
 
 import (
 	"fmt"
+	"maps"
 	"net/url"
 	"slices"
 	"sort"
@@ -117,7 +118,7 @@ func addDeclaredProviders(set map[string]bool, o *Object) {
 func walkFallbacks(v any, at Path, fn func(Path, string)) {
 	switch x := v.(type) {
 	case map[string]any:
-		for _, k := range sortedKeys(x) {
+		for _, k := range slices.Sorted(maps.Keys(x)) {
 			if list, ok := x[k].([]any); ok && k == "fallbacks" {
 				for i, e := range list {
 					if s, ok := e.(string); ok {
@@ -230,7 +231,7 @@ func containerEnv(idx Index, ns string, ctr ContainerAt) []envValue {
 			continue
 		}
 		data := LookupMap(cm.Content, "data")
-		for _, k := range sortedKeys(data) {
+		for _, k := range slices.Sorted(maps.Keys(data)) {
 			if s, ok := data[k].(string); ok {
 				set(envValue{name: ef.Prefix + k, value: s, path: ctr.Path.Child("envFrom", i),
 					origin: fmt.Sprintf(" (from ConfigMap %s)", ef.ConfigMapRef.Name)})

@@ -2,7 +2,8 @@ package rules
 
 import (
 	"encoding/base64"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 
@@ -200,7 +201,7 @@ func (o *Object) findBifrostConfigs() []*BifrostConfig {
 	var out []*BifrostConfig
 	for _, f := range fields {
 		data := LookupMap(o.Content, f.name)
-		for _, key := range sortedKeys(data) {
+		for _, key := range slices.Sorted(maps.Keys(data)) {
 			if !strings.HasSuffix(strings.ToLower(key), ".json") {
 				continue
 			}
@@ -252,13 +253,4 @@ func IsBifrostConfig(doc any) bool {
 	}
 	s, _ := m["$schema"].(string)
 	return strings.Contains(s, "getbifrost.ai")
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

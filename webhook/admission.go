@@ -71,31 +71,40 @@ type Validator struct {
 }
 
 // Handle implements admission.Handler.
-func (v *Validator) Handle(ctx context.Context, req admission.Request) (resp admission.Response) {
+func (v *Validator) Handle(ctx context.Context, req admission.Request) admission.Response {
+	return observe("validate", req, func() admission.Response {
+		obj, err := decodeObject(req)
+		if err != nil {
+			return admission.Errored(http.StatusBadRequest, err)
+		}
+		findings := v.Engines.Load().NewRun(rules.Overlay(v.Index, obj)).Check(obj)
+		for _, f := range findings {
+			findingsTotal.WithLabelValues(f.Rule, f.Severity.String()).Inc()
+		}
+		denial, warnings := Verdict(obj.Ref(), findings)
+		if denial != "" {
+			return admission.Denied(denial).WithWarnings(warnings...)
+		}
+		return admission.Allowed("").WithWarnings(warnings...)
+	})
+}
+
+// observe runs a handler for creates and updates (anything else is
+// allowed untouched), counts and times it, and turns a panic into an error
+// response instead of a crash.
+func observe(webhook string, req admission.Request, handle func() admission.Response) (resp admission.Response) {
 	start := time.Now()
 	defer func() {
 		if p := recover(); p != nil {
 			resp = admission.Errored(http.StatusInternalServerError, fmt.Errorf("internal error in gjallar"))
 		}
-		admissionRequests.WithLabelValues("validate", string(req.Operation), decision(resp)).Inc()
-		admissionDuration.WithLabelValues("validate").Observe(time.Since(start).Seconds())
+		admissionRequests.WithLabelValues(webhook, string(req.Operation), decision(resp)).Inc()
+		admissionDuration.WithLabelValues(webhook).Observe(time.Since(start).Seconds())
 	}()
 	if req.Operation != admissionv1.Create && req.Operation != admissionv1.Update {
 		return admission.Allowed("")
 	}
-	obj, err := decodeObject(req)
-	if err != nil {
-		return admission.Errored(http.StatusBadRequest, err)
-	}
-	findings := v.Engines.Load().NewRun(rules.Overlay(v.Index, obj)).Check(obj)
-	for _, f := range findings {
-		findingsTotal.WithLabelValues(f.Rule, f.Severity.String()).Inc()
-	}
-	denial, warnings := Verdict(obj.Ref(), findings)
-	if denial != "" {
-		return admission.Denied(denial).WithWarnings(warnings...)
-	}
-	return admission.Allowed("").WithWarnings(warnings...)
+	return handle()
 }
 
 // Verdict turns findings into the denial message (empty when nothing is an

@@ -2,12 +2,9 @@ package webhook
 
 import (
 	"context"
-	"fmt"
 	"net/http"
-	"time"
 
 	"gomodules.xyz/jsonpatch/v2"
-	admissionv1 "k8s.io/api/admission/v1"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/gjallar-dev/gjallar/rules"
@@ -22,35 +19,26 @@ type Mutator struct {
 }
 
 // Handle implements admission.Handler.
-func (m *Mutator) Handle(ctx context.Context, req admission.Request) (resp admission.Response) {
-	start := time.Now()
-	defer func() {
-		if p := recover(); p != nil {
-			resp = admission.Errored(http.StatusInternalServerError, fmt.Errorf("internal error in gjallar"))
+func (m *Mutator) Handle(ctx context.Context, req admission.Request) admission.Response {
+	return observe("mutate", req, func() admission.Response {
+		obj, err := decodeObject(req)
+		if err != nil {
+			return admission.Errored(http.StatusBadRequest, err)
 		}
-		admissionRequests.WithLabelValues("mutate", string(req.Operation), decision(resp)).Inc()
-		admissionDuration.WithLabelValues("mutate").Observe(time.Since(start).Seconds())
-	}()
-	if req.Operation != admissionv1.Create && req.Operation != admissionv1.Update {
-		return admission.Allowed("")
-	}
-	obj, err := decodeObject(req)
-	if err != nil {
-		return admission.Errored(http.StatusBadRequest, err)
-	}
-	id := rules.ConfigRolloutHash.ID
-	if !m.Engines.Load().Enabled(id) || obj.Suppressed(id) {
-		return admission.Allowed("")
-	}
-	hash, _, ok := rules.DesiredConfigHash(obj, rules.Overlay(m.Index, obj))
-	if !ok {
-		return admission.Allowed("")
-	}
-	t, _ := obj.PodTemplate()
-	if t.Meta.Annotations[rules.AnnotationConfigHash] == hash {
-		return admission.Allowed("")
-	}
-	return admission.Patched("stamped "+rules.AnnotationConfigHash, setField(obj.Content, rules.ConfigHashPath(t), hash))
+		id := rules.ConfigRolloutHash.ID
+		if !m.Engines.Load().Enabled(id) || obj.Suppressed(id) {
+			return admission.Allowed("")
+		}
+		hash, _, ok := rules.DesiredConfigHash(obj, rules.Overlay(m.Index, obj))
+		if !ok {
+			return admission.Allowed("")
+		}
+		t, _ := obj.PodTemplate()
+		if t.Meta.Annotations[rules.AnnotationConfigHash] == hash {
+			return admission.Allowed("")
+		}
+		return admission.Patched("stamped "+rules.AnnotationConfigHash, setField(obj.Content, rules.ConfigHashPath(t), hash))
+	})
 }
 
 // setField is the JSON Patch operation that sets path to value, creating
