@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -149,6 +150,32 @@ func TestBadInput(t *testing.T) {
 				t.Errorf("got %s:%d %s %q", f.File, f.Line, f.Severity, f.Message)
 			}
 		})
+	}
+}
+
+// TestAliasBombMemoryBounded measures what linting a billion-laughs
+// document allocates: the expansion stops at the budget, so it stays far
+// below what the full 9^9 expansion would need.
+func TestAliasBombMemoryBounded(t *testing.T) {
+	var bomb strings.Builder
+	bomb.WriteString("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: bomb}\ndata:\n  a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n")
+	prev := "a"
+	for _, n := range []string{"b", "c", "d", "e", "f", "g", "h", "i"} {
+		fmt.Fprintf(&bomb, "  %s: &%s [*%s,*%s,*%s,*%s,*%s,*%s,*%s,*%s,*%s]\n", n, n, prev, prev, prev, prev, prev, prev, prev, prev, prev)
+		prev = n
+	}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	in, err := Load([]string{"-"}, strings.NewReader(bomb.String()), nil)
+	runtime.ReadMemStats(&after)
+	if err != nil || len(in.Problems) != 1 || len(in.Documents) != 0 {
+		t.Fatalf("want one parse error and no object, got %v %+v", err, in)
+	}
+	alloc := after.TotalAlloc - before.TotalAlloc
+	t.Logf("allocated %d KiB", alloc>>10)
+	if alloc > 64<<20 {
+		t.Errorf("loading the alias bomb allocated %d MiB", alloc>>20)
 	}
 }
 
