@@ -2,6 +2,7 @@ package rules
 
 import (
 	"fmt"
+	"runtime"
 	"sort"
 	"sync"
 
@@ -287,9 +288,15 @@ func (r *Run) checkOne(b *boundRule, obj *Object) (findings []Finding) {
 	c := &Context{Index: r.index, Options: b.options, run: r, rule: b, obj: obj}
 	defer func() {
 		if p := recover(); p != nil {
+			// Only a runtime error's text is shown: it names a Go failure,
+			// never object data, while a panic value could carry anything.
+			why := "please report it"
+			if re, ok := p.(runtime.Error); ok {
+				why = re.Error()
+			}
 			findings = []Finding{{
 				Rule: b.ID, Severity: Warning, Object: obj.ref,
-				Message: fmt.Sprintf("internal error in rule %s, object not checked: %v", b.ID, p),
+				Message: fmt.Sprintf("internal error in rule %s, object not checked (%s)", b.ID, why),
 			}}
 		}
 	}()
