@@ -8,7 +8,9 @@ package webhook
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
+	"reflect"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -76,6 +78,17 @@ func (v *Validator) Handle(ctx context.Context, req admission.Request) admission
 		obj, err := decodeObject(req)
 		if err != nil {
 			return admission.Errored(http.StatusBadRequest, err)
+		}
+		if rules.LookupString(obj.Content, "metadata", "deletionTimestamp") != "" {
+			// Removing finalizers from an object on its way out must not be
+			// blocked by what is wrong with it.
+			return admission.Allowed("")
+		}
+		if req.Operation == admissionv1.Update && onlyConfigHashChanged(req.OldObject.Raw, obj.Content) {
+			// The restart controller's roll (or anyone's) changes only the
+			// hash, which the mutating webhook has just set right; older
+			// problems of the workload must not stop its pods from rolling.
+			return admission.Allowed("")
 		}
 		findings := v.Engines.Load().NewRun(rules.Overlay(v.Index, obj)).Check(obj)
 		for _, f := range findings {
@@ -145,12 +158,55 @@ func describe(f rules.Finding) string {
 	return f.Rule + ": " + f.Message
 }
 
+// onlyConfigHashChanged reports whether an update changes nothing but the
+// pod template's config hash (and the fields the API server maintains).
+func onlyConfigHashChanged(oldRaw []byte, current map[string]any) bool {
+	if len(oldRaw) == 0 {
+		return false
+	}
+	var old map[string]any
+	if err := utiljson.Unmarshal(oldRaw, &old); err != nil || old == nil {
+		return false
+	}
+	return reflect.DeepEqual(withoutHash(old), withoutHash(current))
+}
+
+// withoutHash leaves out of an object the config hash and what the API
+// server maintains, so two versions can be compared for anything else.
+func withoutHash(content map[string]any) map[string]any {
+	for _, p := range [][]string{
+		{"metadata", "resourceVersion"}, {"metadata", "generation"}, {"metadata", "managedFields"},
+		{"status"}, {"spec", "template", "metadata", "annotations", rules.AnnotationConfigHash},
+	} {
+		content = without(content, p)
+	}
+	return content
+}
+
+// without returns m with the field at path removed, copying only the maps
+// along the path.
+func without(m map[string]any, path []string) map[string]any {
+	out := maps.Clone(m)
+	if len(path) == 1 {
+		delete(out, path[0])
+	} else if child, ok := m[path[0]].(map[string]any); ok {
+		// A map emptied by the removal counts as absent, so stamping the
+		// first hash (which creates the annotations) is "only the hash".
+		if c := without(child, path[1:]); len(c) > 0 {
+			out[path[0]] = c
+		} else {
+			delete(out, path[0])
+		}
+	}
+	return out
+}
+
 func decision(r admission.Response) string {
 	switch {
-	case r.Result != nil && r.Result.Code >= 400 && r.Allowed:
+	case r.Result != nil && r.Result.Code >= 500:
 		return "error"
-	case !r.Allowed && r.Result != nil && r.Result.Code >= 500:
-		return "error"
+	case !r.Allowed && r.Result != nil && r.Result.Code == http.StatusBadRequest:
+		return "invalid"
 	case !r.Allowed:
 		return "denied"
 	case len(r.Patches) > 0:

@@ -10,12 +10,12 @@ import (
 var (
 	admissionRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "gjallar_admission_requests_total",
-		Help: "Admission requests by webhook (validate, mutate), operation and decision (allowed, denied, patched, error).",
+		Help: "Admission requests by webhook (validate, mutate), operation and decision (allowed, denied, patched, invalid request, error).",
 	}, []string{"webhook", "operation", "decision"})
 	admissionDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "gjallar_admission_duration_seconds",
 		Help:    "Time to answer an admission request, by webhook.",
-		Buckets: []float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1},
+		Buckets: []float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10},
 	}, []string{"webhook"})
 	findingsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "gjallar_findings_total",

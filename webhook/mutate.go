@@ -5,6 +5,9 @@ import (
 	"net/http"
 
 	"gomodules.xyz/jsonpatch/v2"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/gjallar-dev/gjallar/rules"
@@ -16,6 +19,13 @@ import (
 type Mutator struct {
 	Engines *EngineHolder
 	Index   rules.Index
+	// Live reads ConfigMaps from the API server. It settles disagreements:
+	// when the object carries a hash that differs from what the cache
+	// gives, the cache may be behind (the restart controller, on another
+	// replica, has just written a hash for a ConfigMap change this
+	// replica has not seen yet), so the hash is recomputed from live data
+	// rather than overwritten with a stale one.
+	Live client.Reader
 }
 
 // Handle implements admission.Handler.
@@ -34,11 +44,41 @@ func (m *Mutator) Handle(ctx context.Context, req admission.Request) admission.R
 			return admission.Allowed("")
 		}
 		t, _ := obj.PodTemplate()
-		if t.Meta.Annotations[rules.AnnotationConfigHash] == hash {
+		have, present := t.Meta.Annotations[rules.AnnotationConfigHash]
+		if have == hash {
 			return admission.Allowed("")
+		}
+		if present && m.Live != nil {
+			live, _, ok := rules.DesiredConfigHash(obj, liveConfigMaps{Index: rules.Overlay(m.Index, obj), reader: m.Live, ctx: ctx})
+			if ok && live == have {
+				return admission.Allowed("")
+			}
+			if ok {
+				hash = live
+			}
 		}
 		return admission.Patched("stamped "+rules.AnnotationConfigHash, setField(obj.Content, rules.ConfigHashPath(t), hash))
 	})
+}
+
+// liveConfigMaps reads ConfigMaps from the API server and everything else
+// from the wrapped index.
+type liveConfigMaps struct {
+	rules.Index
+	reader client.Reader
+	ctx    context.Context
+}
+
+func (l liveConfigMaps) Get(gk schema.GroupKind, namespace, name string) *rules.Object {
+	if gk != rules.ConfigMapKind {
+		return l.Index.Get(gk, namespace, name)
+	}
+	u := &unstructured.Unstructured{}
+	u.SetGroupVersionKind(configMapGVK)
+	if err := l.reader.Get(l.ctx, client.ObjectKey{Namespace: namespace, Name: name}, u); err != nil {
+		return nil
+	}
+	return rules.NewObject(u.Object)
 }
 
 // setField is the JSON Patch operation that sets path to value, creating

@@ -3,7 +3,9 @@ package webhook
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	corev1 "k8s.io/api/core/v1"
@@ -22,23 +24,30 @@ import (
 )
 
 // RestartController rolls the pods of workloads whose config changed: when
-// a ConfigMap changes, it sets gjallar.dev/config-hash on every workload in
-// the namespace that reads it to the value rules.DesiredConfigHash gives,
-// which changes the pod template and rolls the pods. A workload whose hash
-// is already right is left alone, so updates never loop.
+// a ConfigMap's data changes, it sets gjallar.dev/config-hash on every
+// workload in the namespace that reads it to the value
+// rules.DesiredConfigHash gives, which changes the pod template and rolls
+// the pods. A workload whose hash is already right is left alone, so
+// updates never loop.
 //
-// On its first look at a ConfigMap after starting (the initial listing, or
-// after winning leader election) it only refreshes hashes that are present
-// and stale: a workload that never carried a hash is running the config it
-// started with, and installing gjallar must not restart it.
+// A workload that carries a stale hash is always refreshed. One that never
+// carried a hash is only stamped when this process has seen the ConfigMap's
+// data change: a workload without a hash runs the config it started with,
+// so neither installing gjallar, nor a restart, a leader change, a resync or
+// a metadata-only edit of the ConfigMap restarts it.
 type RestartController struct {
 	Client    client.Client
 	APIReader client.Reader
 	Index     rules.Index
 	Engines   *EngineHolder
 	Recorder  recorder.EventRecorder
+	// ExcludedNamespaces are never touched, like the webhooks'
+	// namespaceSelector (kube-system, gjallar's own namespace, ...).
+	ExcludedNamespaces []string
 
-	seen sync.Map // types.NamespacedName of ConfigMaps reconciled by this process
+	// contents remembers, per ConfigMap, the hash of its data the last time
+	// it was reconciled successfully.
+	contents sync.Map // types.NamespacedName -> string
 }
 
 var configMapGVK = corev1.SchemeGroupVersion.WithKind("ConfigMap")
@@ -52,12 +61,19 @@ func (r *RestartController) SetupWithManager(mgr ctrl.Manager) error {
 
 // Reconcile implements reconcile.Reconciler for one ConfigMap.
 func (r *RestartController) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
-	_, seenBefore := r.seen.LoadOrStore(req.NamespacedName, true)
 	cm := r.Index.Get(rules.ConfigMapKind, req.Namespace, req.Name)
 	id := rules.ConfigRolloutHash.ID
-	if cm == nil || !r.Engines.Load().Enabled(id) || r.namespaceIgnored(req.Namespace) {
+	if cm == nil {
+		r.contents.Delete(req.NamespacedName)
 		return reconcile.Result{}, nil
 	}
+	if !r.Engines.Load().Enabled(id) || r.namespaceExcluded(req.Namespace) {
+		return reconcile.Result{}, nil
+	}
+	content := rules.ConfigHash([]*rules.Object{cm})
+	prev, known := r.contents.Load(req.NamespacedName)
+	changed := known && prev.(string) != content
+	var errs []error
 	for _, gk := range rules.RolloutKinds {
 		for _, w := range r.Index.List(gk, req.Namespace) {
 			t, err := w.PodTemplate()
@@ -66,20 +82,27 @@ func (r *RestartController) Reconcile(ctx context.Context, req reconcile.Request
 			}
 			want, _, ok := rules.DesiredConfigHash(w, r.Index)
 			have, present := t.Meta.Annotations[rules.AnnotationConfigHash]
-			if !ok || have == want || (!present && !seenBefore) {
+			if !ok || have == want || (!present && !changed) {
 				continue
 			}
-			if err := r.roll(ctx, gk, w, cm, want); err != nil {
-				return reconcile.Result{}, err
+			if err := r.roll(ctx, gk, w, cm, !present); err != nil {
+				errs = append(errs, err)
 			}
 		}
 	}
+	if len(errs) > 0 {
+		return reconcile.Result{}, errors.Join(errs...)
+	}
+	r.contents.Store(req.NamespacedName, content)
 	return reconcile.Result{}, nil
 }
 
-// namespaceIgnored: a namespace labelled gjallar.dev/ignore=true is opted
-// out of gjallar, for the restart controller as for the webhooks.
-func (r *RestartController) namespaceIgnored(name string) bool {
+// namespaceExcluded: gjallar leaves alone the namespaces its webhooks skip,
+// and any namespace labelled gjallar.dev/ignore=true.
+func (r *RestartController) namespaceExcluded(name string) bool {
+	if slices.Contains(r.ExcludedNamespaces, name) {
+		return true
+	}
 	ns := r.Index.Get(schema.GroupKind{Kind: "Namespace"}, "", name)
 	return ns != nil && rules.LookupString(ns.Content, "metadata", "labels", IgnoreNamespaceLabel) == "true"
 }
@@ -96,12 +119,20 @@ func readsConfigMap(t *rules.PodTemplate, name string) bool {
 	return false
 }
 
-// roll writes the new hash with the resourceVersion it was computed
-// against, re-reading from the API server and retrying on conflict.
-func (r *RestartController) roll(ctx context.Context, gk schema.GroupKind, w, cm *rules.Object, want string) error {
+// errNotApplied: the hash written did not stick (a webhook replica whose
+// cache lagged wrote another value back); the ConfigMap is requeued.
+var errNotApplied = errors.New("the new config hash did not stick")
+
+// roll writes the hash the workload should carry, recomputed from the
+// workload as the API server has it now, with its resourceVersion as a
+// precondition; conflicts are retried. It then reads the workload back to
+// make sure the value stuck. stampMissing allows stamping a workload
+// without a hash (the ConfigMap's data changed).
+func (r *RestartController) roll(ctx context.Context, gk schema.GroupKind, w, cm *rules.Object, stampMissing bool) error {
 	key := types.NamespacedName{Namespace: w.Namespace(), Name: w.Name()}
 	gvk := schema.FromAPIVersionAndKind(w.Ref().APIVersion, w.Ref().Kind)
 	var rolled *unstructured.Unstructured
+	var want string
 	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		u := &unstructured.Unstructured{}
 		u.SetGroupVersionKind(gvk)
@@ -110,8 +141,14 @@ func (r *RestartController) roll(ctx context.Context, gk schema.GroupKind, w, cm
 		}
 		fresh := rules.NewObject(u.Object)
 		t, err := fresh.PodTemplate()
-		if err != nil || t == nil || t.Meta.Annotations[rules.AnnotationConfigHash] == want {
-			return err // changed meanwhile: nothing left to do
+		if err != nil || t == nil {
+			return err
+		}
+		var ok bool
+		want, _, ok = rules.DesiredConfigHash(fresh, r.Index)
+		have, present := t.Meta.Annotations[rules.AnnotationConfigHash]
+		if !ok || have == want || (!present && !stampMissing) {
+			return nil // changed meanwhile: nothing left to do
 		}
 		patch := nest(rules.ConfigHashPath(t), want).(map[string]any)
 		patch["metadata"] = map[string]any{"resourceVersion": u.GetResourceVersion()}
@@ -119,20 +156,20 @@ func (r *RestartController) roll(ctx context.Context, gk schema.GroupKind, w, cm
 		if err != nil {
 			return err
 		}
-		if err := r.Client.Patch(ctx, u, client.RawPatch(types.MergePatchType, data)); err != nil {
+		if err := r.Client.Patch(ctx, u, client.RawPatch(types.MergePatchType, data), client.FieldOwner("gjallar")); err != nil {
 			return err
 		}
 		rolled = u
 		return nil
 	})
+	if apierrors.IsNotFound(err) || (err == nil && rolled == nil) {
+		return nil
+	}
 	if err != nil {
-		if apierrors.IsNotFound(err) {
-			return nil
-		}
 		return fmt.Errorf("rolling %s %s: %w", gk.Kind, key, err)
 	}
-	if rolled == nil {
-		return nil
+	if got, _, _ := unstructured.NestedString(rolled.Object, "spec", "template", "metadata", "annotations", rules.AnnotationConfigHash); got != want {
+		return fmt.Errorf("%s %s: %w (have %q, want %q)", gk.Kind, key, errNotApplied, got, want)
 	}
 	restartsTotal.WithLabelValues(gk.Kind).Inc()
 	log.FromContext(ctx).Info("rolled workload for a config change", "kind", gk.Kind, "workload", key.String(), "configMap", cm.Name())

@@ -53,17 +53,20 @@ type Options struct {
 	// ManageCerts makes gjallar issue and rotate its own serving
 	// certificate (stored in CertSecret) and inject the CA into its webhook
 	// configurations. Off when cert-manager provides the certificate.
-	ManageCerts     bool
-	CertSecret      string
-	Namespace       string
-	ServiceName     string
-	ExtraDNSNames   []string
-	ValidatingName  string
-	MutatingName    string
-	MetricsAddr     string
-	ProbeAddr       string
-	LeaderElect     bool
-	LeaderElectName string
+	ManageCerts   bool
+	CertSecret    string
+	Namespace     string
+	ServiceName   string
+	ExtraDNSNames []string
+	// ExcludedNamespaces are left alone by the restart controller, like the
+	// webhooks' namespaceSelector; kube-system and Namespace always are.
+	ExcludedNamespaces []string
+	ValidatingName     string
+	MutatingName       string
+	MetricsAddr        string
+	ProbeAddr          string
+	LeaderElect        bool
+	LeaderElectName    string
 
 	// OnIndex, if set, receives the cluster index once it exists: for
 	// embedding gjallar, and for tests that wait for the cache.
@@ -152,6 +155,7 @@ func Run(ctx context.Context, o Options) error {
 	restart := &RestartController{
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Index: index,
 		Engines: holder, Recorder: mgr.GetEventRecorder("gjallar"),
+		ExcludedNamespaces: append([]string{"kube-system", o.Namespace}, o.ExcludedNamespaces...),
 	}
 	if err := restart.SetupWithManager(mgr); err != nil {
 		return err
@@ -165,7 +169,7 @@ func Run(ctx context.Context, o Options) error {
 		}},
 	})
 	server.Register("/validate", &ctrlwebhook.Admission{Handler: &Validator{Engines: holder, Index: index}})
-	server.Register("/mutate", &ctrlwebhook.Admission{Handler: &Mutator{Engines: holder, Index: index}})
+	server.Register("/mutate", &ctrlwebhook.Admission{Handler: &Mutator{Engines: holder, Index: index, Live: mgr.GetAPIReader()}})
 
 	certsReady := make(chan struct{})
 	if o.ManageCerts {

@@ -85,6 +85,7 @@ func newWebhookCommand() *cobra.Command {
 	f.StringVar(&o.Namespace, "namespace", "gjallar-system", "namespace gjallar runs in (certificate Secret, leader election)")
 	f.StringVar(&o.ServiceName, "service-name", "gjallar", "Service in front of the webhook (the certificate's DNS name)")
 	f.StringSliceVar(&o.ExtraDNSNames, "extra-dns-names", nil, "more DNS names for the managed certificate (e.g. localhost when running locally)")
+	f.StringSliceVar(&o.ExcludedNamespaces, "excluded-namespaces", nil, "namespaces the restart controller leaves alone, besides kube-system and --namespace (as the webhooks' namespaceSelector)")
 	f.StringVar(&o.ValidatingName, "validating-webhook", "gjallar", "ValidatingWebhookConfiguration to inject the CA into")
 	f.StringVar(&o.MutatingName, "mutating-webhook", "gjallar", "MutatingWebhookConfiguration to inject the CA into")
 	f.StringVar(&o.MetricsAddr, "metrics-bind-address", ":8080", "Prometheus metrics address (0 disables)")
