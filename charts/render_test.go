@@ -134,6 +134,16 @@ func TestLeastPrivilege(t *testing.T) {
 	if !find(t, objs, "Role", "gjallar", &role) || role.Namespace != "gjallar-system" {
 		t.Fatal("no Role in the release namespace")
 	}
+	for _, r := range role.Rules {
+		if r.Resources[0] != "secrets" {
+			continue
+		}
+		for _, v := range r.Verbs {
+			if (v == "get" || v == "update" || v == "patch") && strings.Join(r.ResourceNames, ",") != "gjallar-cert" {
+				t.Errorf("Role grants %s on every Secret in the namespace, not only gjallar-cert", v)
+			}
+		}
+	}
 }
 
 func TestNonDefaultValues(t *testing.T) {

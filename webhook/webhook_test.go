@@ -287,3 +287,25 @@ func TestNoSecretsInMessagesOrLogs(t *testing.T) {
 		}
 	}
 }
+
+// TestOwnedReplicaSetNotChecked: a ReplicaSet made by a Deployment was
+// checked through its owner; its controller's writes are not sent to the
+// webhook, while a bare ReplicaSet is checked.
+func TestOwnedReplicaSetNotChecked(t *testing.T) {
+	requireEnv(t)
+	ctx := context.Background()
+	ns := namespace(t, "owned")
+	d := bifrostDeployment("bifrost", ns, "", true)
+	rs := &appsv1.ReplicaSet{
+		ObjectMeta: metav1.ObjectMeta{Name: "bifrost-5d9f", Namespace: ns},
+		Spec:       appsv1.ReplicaSetSpec{Selector: d.Spec.Selector, Template: d.Spec.Template},
+	}
+	err := suite.client.Create(ctx, rs.DeepCopy())
+	if err == nil || !strings.Contains(err.Error(), "bifrost-fsgroup") {
+		t.Fatalf("bare ReplicaSet: %v, want a bifrost-fsgroup denial", err)
+	}
+	rs.OwnerReferences = []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "Deployment", Name: "bifrost", UID: "0d1e2f3a-aaaa-bbbb-cccc-000000000001"}}
+	if err := suite.client.Create(ctx, rs); err != nil {
+		t.Errorf("owned ReplicaSet: %v", err)
+	}
+}
