@@ -95,17 +95,21 @@ func httpCollectorProblem(c *Context, ns, raw string) string {
 }
 
 func grpcCollectorProblem(raw string) string {
-	host, path := raw, ""
-	if _, rest, ok := strings.Cut(raw, "://"); ok {
-		host = rest
+	// Parse rather than cut: user info and query strings can hold
+	// credentials, and none of them may reach a message.
+	withScheme := raw
+	if !strings.Contains(raw, "://") {
+		withScheme = "grpc://" + raw
 	}
-	if i := strings.Index(host, "/"); i >= 0 {
-		host, path = host[:i], host[i:]
+	u, err := url.Parse(withScheme)
+	if err != nil || u.Host == "" {
+		return ""
 	}
-	if j := strings.LastIndex(host, "@"); j >= 0 {
-		host = host[j+1:]
+	host, path := u.Host, u.Path
+	if strings.Contains(raw, "@") {
+		host = "host:port" // whatever precedes an @ may be a password
 	}
-	if strings.Contains(path, langfuseOTelBase) || strings.Contains(strings.ToLower(strings.Split(host, ".")[0]), "langfuse") {
+	if strings.Contains(path, langfuseOTelBase) || strings.Contains(strings.ToLower(strings.Split(u.Hostname(), ".")[0]), "langfuse") {
 		base := path
 		if i := strings.Index(path, langfuseOTelBase); i >= 0 {
 			base = path[:i]
@@ -113,8 +117,8 @@ func grpcCollectorProblem(raw string) string {
 		return fmt.Sprintf("protocol grpc cannot reach Langfuse, which takes OTLP over HTTP only, so no trace arrives; set \"protocol\": \"http\" and collector_url %q",
 			"http://"+host+strings.TrimSuffix(base, "/")+langfuseOTelTraces)
 	}
-	if strings.Trim(path, "/") != "" {
-		return fmt.Sprintf("grpc collector_url has a path (%s), but a gRPC exporter dials host:port and has no use for one; write %q", path, host)
+	if strings.Trim(path, "/") != "" || u.RawQuery != "" {
+		return fmt.Sprintf("grpc collector_url has a path or query, but a gRPC exporter dials host:port and has no use for one; write %q", host)
 	}
 	return ""
 }

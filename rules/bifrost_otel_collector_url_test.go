@@ -58,8 +58,18 @@ func TestCollectorURLHidesCredentials(t *testing.T) {
 			t.Errorf("message shows credentials: %s", msg)
 		}
 	}
-	msg := grpcCollectorProblem("user:hunter2@langfuse-web:3000/api/public/otel")
-	if msg == "" || strings.Contains(msg, "hunter2") {
-		t.Errorf("grpc message: %q", msg)
+	for _, raw := range []string{
+		"user:hunter2@langfuse-web:3000/api/public/otel",
+		"grpc://collector:4317/v1/traces?api_key=hunter2",
+		"user:pa/sshunter2@collector:4317",
+		"grpc://user:hunter2@collector:4317/v1/traces",
+	} {
+		msg := grpcCollectorProblem(raw)
+		if strings.Contains(msg, "hunter2") || strings.Contains(msg, "user:pa") {
+			t.Errorf("grpc message for %s shows credentials: %q", raw, msg)
+		}
+	}
+	if grpcCollectorProblem("grpc://collector:4317/v1/traces?api_key=hunter2") == "" {
+		t.Error("a grpc URL with a path and query is not reported")
 	}
 }

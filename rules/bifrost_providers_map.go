@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strconv"
@@ -89,7 +90,8 @@ func providersListToMap(cfg *BifrostConfig, names []string) string {
 	edits = append(edits, textEdit{list.Start, list.Start + 1, "{"}, textEdit{list.End - 1, list.End, "}"})
 	for i, name := range names {
 		elem := cfg.Span(P("providers", i))
-		edits = append(edits, textEdit{elem.Start, elem.Start, strconv.Quote(name) + ": "})
+		key, _ := json.Marshal(name) // JSON quoting: strconv.Quote's \x escapes are not JSON
+		edits = append(edits, textEdit{elem.Start, elem.Start, string(key) + ": "})
 		member := "name"
 		if _, ok := cfg.spans[P("providers", i, "provider").Pointer()]; ok {
 			member = "provider"

@@ -282,8 +282,8 @@ func (r *Run) Check(obj *Object) []Finding {
 	return out
 }
 
-// checkOne isolates a rule: a panic in one rule becomes a warning about that
-// rule instead of taking down the linter or the webhook.
+// checkOne isolates a rule: a panic in one rule becomes an error finding
+// of that rule instead of taking down the linter or the webhook.
 func (r *Run) checkOne(b *boundRule, obj *Object) (findings []Finding) {
 	c := &Context{Index: r.index, Options: b.options, run: r, rule: b, obj: obj}
 	defer func() {
@@ -294,8 +294,14 @@ func (r *Run) checkOne(b *boundRule, obj *Object) (findings []Finding) {
 			if re, ok := p.(runtime.Error); ok {
 				why = re.Error()
 			}
+			// Fail closed, like a policy error: the rule did not decide, so
+			// what it guards against may be present.
+			sev := Error
+			if b.severity != 0 {
+				sev = b.severity
+			}
 			findings = []Finding{{
-				Rule: b.ID, Severity: Warning, Object: obj.ref,
+				Rule: b.ID, Severity: sev, Object: obj.ref,
 				Message: fmt.Sprintf("internal error in rule %s, object not checked (%s)", b.ID, why),
 			}}
 		}

@@ -60,14 +60,14 @@ func TestPanickingRuleIsContained(t *testing.T) {
 	var sawBoom, sawOthers bool
 	for _, f := range got {
 		if f.Rule == "boom" {
-			sawBoom = f.Severity == Warning && strings.Contains(f.Message, "internal error") && !strings.Contains(f.Message, "SECRET")
+			sawBoom = f.Severity == Error && strings.Contains(f.Message, "internal error") && !strings.Contains(f.Message, "SECRET")
 		}
 		if f.Rule == "bifrost-providers-map" {
 			sawOthers = true
 		}
 	}
 	if !sawBoom || !sawOthers {
-		t.Errorf("panic not turned into a warning while other rules ran: %+v", got)
+		t.Errorf("panic not turned into an error finding while other rules ran: %+v", got)
 	}
 }
 
