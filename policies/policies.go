@@ -71,6 +71,26 @@ type Options struct {
 	// whose evaluation is cut off gets one policy-error finding naming
 	// where it stopped, and no other policy findings.
 	Timeout time.Duration
+	// NoNetwork leaves out the built-in functions that reach outside the
+	// process (http.send, DNS lookups) or read its environment
+	// (opa.runtime); a policy using one does not compile. The webhook sets
+	// it: a policy must not turn the webhook pod into a client of the
+	// cloud metadata endpoint.
+	NoNetwork bool
+}
+
+// networkBuiltins are what NoNetwork removes.
+var networkBuiltins = map[string]bool{"http.send": true, "net.lookup_ip_addr": true, "opa.runtime": true}
+
+func withoutNetwork(c *ast.Capabilities) *ast.Capabilities {
+	kept := c.Builtins[:0:0]
+	for _, b := range c.Builtins {
+		if !networkBuiltins[b.Name] {
+			kept = append(kept, b)
+		}
+	}
+	c.Builtins = kept
+	return c
 }
 
 // Set is a compiled, prepared set of policies. It is immutable and safe for
@@ -99,6 +119,7 @@ type pkgQueries struct {
 
 // query is one deny, violation, warn or exception rule of a package.
 type query struct {
+	builtin  bool   // one of gjallar's own policies
 	ref      string // data.main.deny_x
 	name     string // deny_x
 	failure  bool   // deny or violation, not warn
@@ -123,6 +144,9 @@ func Load(opts Options) (*Set, error) {
 		return nil, err
 	}
 	compiler := ast.NewCompiler().WithDefaultRegoVersion(ast.RegoV1)
+	if opts.NoNetwork {
+		compiler = compiler.WithCapabilities(withoutNetwork(ast.CapabilitiesForThisVersion()))
+	}
 	if compiler.Compile(src.modules); compiler.Failed() {
 		return nil, compileError(compiler.Errors)
 	}
@@ -191,7 +215,7 @@ func (s *Set) preparePackage(ctx context.Context, src *sources, pkg string, meta
 		if err != nil {
 			return nil, err
 		}
-		q := &query{ref: ref, name: name, failure: failure, id: pkg + "." + name, severity: rules.Warning, where: src.ruleWhere[ref], pq: pq}
+		q := &query{ref: ref, name: name, failure: failure, id: pkg + "." + name, severity: rules.Warning, where: src.ruleWhere[ref], pq: pq, builtin: src.builtin[pkg]}
 		if failure {
 			q.severity = rules.Error
 		}
@@ -248,13 +272,6 @@ func (s *Set) prepareAll(ctx context.Context) (rego.PreparedEvalQuery, error) {
 // policy-error, then users' rules by ID. A user's ID may not take the ID of
 // a built-in rule or policy, whose config would then apply to both.
 func (s *Set) listRules(src *sources, meta map[string]*ruleMeta) ([]*rules.Rule, error) {
-	reserved := map[string]bool{PolicyError: true}
-	for _, r := range rules.Builtin() {
-		reserved[r.ID] = true
-	}
-	for _, id := range builtinIDs {
-		reserved[id] = true
-	}
 	var builtin, user []*rules.Rule
 	where := map[string]string{}
 	seen := map[string]bool{}
@@ -288,7 +305,7 @@ func (s *Set) listRules(src *sources, meta map[string]*ruleMeta) ([]*rules.Rule,
 				}
 			}
 			for _, r := range ids {
-				if reserved[r.ID] {
+				if reservedID(r.ID) {
 					return nil, &CompileError{[]string{fmt.Sprintf("%s: rule ID %q is a built-in rule's; choose another", where[r.ID], r.ID)}}
 				}
 				if !seen[r.ID] {

@@ -232,6 +232,25 @@ func items(v any) []any {
 	return list
 }
 
+var (
+	reservedOnce sync.Once
+	reserved     map[string]bool
+)
+
+// reservedID reports whether id belongs to a built-in rule or policy.
+func reservedID(id string) bool {
+	reservedOnce.Do(func() {
+		reserved = map[string]bool{PolicyError: true}
+		for _, r := range rules.Builtin() {
+			reserved[r.ID] = true
+		}
+		for _, b := range builtinIDs {
+			reserved[b] = true
+		}
+	})
+	return reserved[id]
+}
+
 // findings turns a rule's results into findings about obj.
 func (q *query) findings(v any, obj *rules.Object) []rules.Finding {
 	var out []rules.Finding
@@ -247,7 +266,10 @@ func (q *query) findings(v any, obj *rules.Object) []rules.Finding {
 				continue
 			}
 			f.Message = msg
-			if id, ok := v["rule"].(string); ok && id != "" {
+			if id, ok := v["rule"].(string); ok && id != "" && (q.builtin || !reservedID(id)) {
+				// A user's policy may not report under a built-in rule's ID
+				// (its config and suppressions would then apply), even with
+				// an ID computed at run time.
 				f.Rule = id
 			}
 			if s, ok := v["severity"].(string); ok {

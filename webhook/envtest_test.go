@@ -256,7 +256,7 @@ func startGjallar(ctx context.Context, cfg *rest.Config, kubeconfig []byte) erro
 		LeaderElect: true,
 		OnIndex:     func(i *webhook.ClusterIndex) { indexes <- i },
 		Extensions: func(cfg *rules.Config) ([]rules.Extension, error) {
-			set, err := policies.Load(policies.Options{Builtin: true, Paths: []string{suite.policyDir}, Config: cfg, Timeout: 2 * time.Second})
+			set, err := policies.Load(policies.Options{Builtin: true, Paths: []string{suite.policyDir}, Config: cfg, Timeout: 2 * time.Second, NoNetwork: true})
 			if err != nil {
 				return nil, err
 			}

@@ -56,6 +56,7 @@ func newWebhookCommand() *cobra.Command {
 					return nil, err
 				}
 				popts.Timeout = policyTimeout
+				popts.NoNetwork = true
 				set, err := policies.Load(popts)
 				if err != nil {
 					return nil, err
