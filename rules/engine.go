@@ -193,6 +193,13 @@ func (e *Engine) Rules() []*Rule {
 	return out
 }
 
+// Known reports whether a rule ID is one the engine describes (built-in,
+// or declared by an extension); a Rego result can carry other IDs.
+func (e *Engine) Known(id string) bool {
+	_, ok := e.byID[id]
+	return ok
+}
+
 // Enabled reports whether a rule is known and not disabled by the config.
 func (e *Engine) Enabled(id string) bool {
 	b, ok := e.byID[id]

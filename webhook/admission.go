@@ -90,9 +90,14 @@ func (v *Validator) Handle(ctx context.Context, req admission.Request) admission
 			// problems of the workload must not stop its pods from rolling.
 			return admission.Allowed("")
 		}
-		findings := v.Engines.Load().NewRun(rules.Overlay(v.Index, obj)).Check(obj)
+		engine := v.Engines.Load()
+		findings := engine.NewRun(rules.Overlay(v.Index, obj)).Check(obj)
 		for _, f := range findings {
-			findingsTotal.WithLabelValues(f.Rule, f.Severity.String()).Inc()
+			label := f.Rule
+			if !engine.Known(label) {
+				label = "other" // an ID a policy made up at run time: no label per value
+			}
+			findingsTotal.WithLabelValues(label, f.Severity.String()).Inc()
 		}
 		denial, warnings := Verdict(obj.Ref(), findings)
 		if denial != "" {
