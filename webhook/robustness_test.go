@@ -69,6 +69,19 @@ func TestMalformedAdmissionReviews(t *testing.T) {
 			}
 			if code >= 500 {
 				t.Errorf("%s %s: HTTP %d %s", name, path, code, out)
+				continue
+			}
+			// A well-formed answer never reports an internal error (the
+			// handlers turn panics into 500s in the body).
+			var r struct {
+				Response *struct {
+					Status *struct {
+						Code int `json:"code"`
+					} `json:"status"`
+				} `json:"response"`
+			}
+			if json.Unmarshal(out, &r) == nil && r.Response != nil && r.Response.Status != nil && r.Response.Status.Code >= 500 {
+				t.Errorf("%s %s: internal error in the answer: %s", name, path, out)
 			}
 		}
 	}
@@ -138,22 +151,45 @@ func TestCABundleInjected(t *testing.T) {
 
 func TestMetrics(t *testing.T) {
 	requireEnv(t)
-	suite.client.Create(context.Background(), badConfigMap("metrics", namespace(t, "metrics")), client.DryRunAll)
+	const denied = `gjallar_admission_requests_total{decision="denied",operation="CREATE",webhook="validate"}`
+	const findings = `gjallar_findings_total{rule="bifrost-providers-map",severity="error"}`
+	before := scrape(t)
+	for i := 0; i < 3; i++ {
+		if err := suite.client.Create(context.Background(), badConfigMap("metrics", namespace(t, "metrics")), client.DryRunAll); err == nil {
+			t.Fatal("bad ConfigMap admitted")
+		}
+	}
+	after := scrape(t)
+	for _, series := range []string{denied, findings} {
+		if d := after[series] - before[series]; d != 3 {
+			t.Errorf("%s grew by %v, want 3", series, d)
+		}
+	}
+	if after[`gjallar_admission_duration_seconds_count{webhook="validate"}`] <= before[`gjallar_admission_duration_seconds_count{webhook="validate"}`] {
+		t.Error("latency histogram did not count the requests")
+	}
+}
+
+// scrape reads the in-process replica's metrics as series -> value.
+func scrape(t *testing.T) map[string]float64 {
+	t.Helper()
 	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", suite.metricsPort))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
-	for _, want := range []string{
-		`gjallar_admission_requests_total{decision="denied",operation="CREATE",webhook="validate"}`,
-		`gjallar_admission_duration_seconds_bucket{webhook="validate"`,
-		`gjallar_findings_total{rule="bifrost-providers-map",severity="error"}`,
-	} {
-		if !strings.Contains(string(body), want) {
-			t.Errorf("metrics lack %s", want)
+	out := map[string]float64{}
+	for _, line := range strings.Split(string(body), "\n") {
+		if strings.HasPrefix(line, "#") || line == "" {
+			continue
 		}
+		i := strings.LastIndex(line, " ")
+		var v float64
+		fmt.Sscan(line[i+1:], &v)
+		out[line[:i]] = v
 	}
+	return out
 }
 
 // TestMissingKindIsSkipped builds an index over the real API server asking

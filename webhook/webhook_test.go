@@ -279,7 +279,7 @@ func TestNoSecretsInMessagesOrLogs(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "bifrost-providers-map") {
 		t.Fatalf("create = %v, want a denial", err)
 	}
-	for where, text := range map[string]string{"denial": err.Error(), "logs": suite.logs.String()} {
+	for where, text := range map[string]string{"denial": err.Error(), "logs": suite.logs.String(), "second replica's logs": suite.replicaLogs.String()} {
 		for _, secret := range []string{key, "cGstbGYtMTIzOnNrLWxmLTQ1Ng", "sk-lf-456"} {
 			if strings.Contains(text, secret) {
 				t.Errorf("%s contains secret material %q", where, secret)
