@@ -184,3 +184,37 @@ func TestExtensionFindingsGoThroughConfig(t *testing.T) {
 		t.Error("extension rule not listed")
 	}
 }
+
+// partialIndex is a MemIndex that does not serve one kind, as the webhook's
+// cache does not when a CRD appears after it started.
+type partialIndex struct {
+	*MemIndex
+	missing schema.GroupKind
+}
+
+func (p partialIndex) Serves(gk schema.GroupKind) bool { return gk != p.missing }
+
+func TestUnservedKindIsNotAbsence(t *testing.T) {
+	route := NewObject(map[string]any{"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+		"metadata": map[string]any{"name": "r", "namespace": "apps"},
+		"spec": map[string]any{"rules": []any{map[string]any{"backendRefs": []any{
+			map[string]any{"name": "svc", "namespace": "backends", "port": int64(80)}}}}}})
+	svc := NewObject(map[string]any{"apiVersion": "v1", "kind": "Service", "metadata": map[string]any{"name": "svc", "namespace": "backends"},
+		"spec": map[string]any{"ports": []any{map[string]any{"port": int64(80)}}}})
+	e, _ := NewEngine(Builtin(), nil)
+	severityOf := func(idx Index) Severity {
+		for _, f := range e.NewRun(Overlay(idx, route)).Check(route) {
+			if f.Rule == HTTPRouteReferenceGrant.ID {
+				return f.Severity
+			}
+		}
+		return 0
+	}
+	mem := NewMemIndex([]*Object{route, svc})
+	if got := severityOf(mem); got != Error {
+		t.Errorf("grants served and none there: severity %v, want error", got)
+	}
+	if got := severityOf(partialIndex{mem, ReferenceGrantKind}); got != Info {
+		t.Errorf("grants not served: severity %v, want info", got)
+	}
+}

@@ -66,6 +66,12 @@ func checkBackendGrant(c *Context, route *Object, b routeRef) {
 			b.describe(), b.Namespace, grantText)})
 		return
 	}
+	if !kindKnown(c.Index, ReferenceGrantKind) {
+		c.Report(Finding{Severity: Info, Path: at, Message: fmt.Sprintf(
+			"backendRef to %s crosses namespaces, and gjallar cannot see ReferenceGrants here (their CRD is not cached); make sure there is %s",
+			b.describe(), grantText)})
+		return
+	}
 	var near []string
 	for _, g := range c.Index.List(ReferenceGrantKind, b.Namespace) {
 		fromOK, toOK := grantAllows(g, route.Namespace(), b)

@@ -134,6 +134,22 @@ func namespaceKnown(idx Index, ns string) bool {
 	return true
 }
 
+// KindServer is an Index that can say it does not hold a kind at all (the
+// webhook's cache, when a CRD was installed after it started): a rule must
+// not conclude from an empty List of such a kind that nothing exists.
+type KindServer interface {
+	Serves(gk schema.GroupKind) bool
+}
+
+// kindKnown reports whether idx holds the kind; an index that cannot tell
+// (lint's, whose input is the whole story) is taken to.
+func kindKnown(idx Index, gk schema.GroupKind) bool {
+	if k, ok := idx.(KindServer); ok {
+		return k.Serves(gk)
+	}
+	return true
+}
+
 // Overlay shows obj in place of whatever base holds under its name: the
 // webhook checks the incoming version of an object against a cache that
 // still holds the old one (or none).
@@ -158,6 +174,9 @@ func (o overlay) Get(gk schema.GroupKind, namespace, name string) *Object {
 func (o overlay) HasNamespace(ns string) bool {
 	return ns == o.obj.ref.Namespace || namespaceKnown(o.base, ns)
 }
+
+// Serves keeps the base's answer.
+func (o overlay) Serves(gk schema.GroupKind) bool { return kindKnown(o.base, gk) }
 
 func (o overlay) Kinds() []schema.GroupKind {
 	kinds := o.base.Kinds()
