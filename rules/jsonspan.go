@@ -60,10 +60,6 @@ func toSyntaxError(err error, n int) *JSONSyntaxError {
 		}
 		return &JSONSyntaxError{Offset: off, Msg: se.Error()}
 	}
-	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) {
-		return &JSONSyntaxError{Offset: int(te.Offset), Msg: te.Error()}
-	}
 	return &JSONSyntaxError{Offset: n, Msg: err.Error()}
 }
 

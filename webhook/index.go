@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -112,6 +113,11 @@ func (idx *ClusterIndex) wrap(u *unstructured.Unstructured) *rules.Object {
 	return o
 }
 
+// lookupTimeout bounds a cache read; reads are in memory once the caches
+// have synced (the webhook is not ready before), so this only matters if
+// an informer stalls.
+const lookupTimeout = 2 * time.Second
+
 // Get implements rules.Index.
 func (idx *ClusterIndex) Get(gk schema.GroupKind, namespace, name string) *rules.Object {
 	gvk, ok := idx.kinds[gk]
@@ -120,7 +126,9 @@ func (idx *ClusterIndex) Get(gk schema.GroupKind, namespace, name string) *rules
 	}
 	u := &unstructured.Unstructured{}
 	u.SetGroupVersionKind(gvk)
-	if err := idx.reader.Get(context.Background(), client.ObjectKey{Namespace: namespace, Name: name}, u); err != nil {
+	ctx, cancel := context.WithTimeout(context.Background(), lookupTimeout)
+	defer cancel()
+	if err := idx.reader.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, u); err != nil {
 		return nil
 	}
 	return idx.wrap(u)
@@ -138,7 +146,9 @@ func (idx *ClusterIndex) List(gk schema.GroupKind, namespace string) []*rules.Ob
 	if namespace != "" {
 		opts = append(opts, client.InNamespace(namespace))
 	}
-	if err := idx.reader.List(context.Background(), list, opts...); err != nil {
+	ctx, cancel := context.WithTimeout(context.Background(), lookupTimeout)
+	defer cancel()
+	if err := idx.reader.List(ctx, list, opts...); err != nil {
 		return nil
 	}
 	out := make([]*rules.Object, 0, len(list.Items))

@@ -199,13 +199,18 @@ func Run(ctx context.Context, o Options) error {
 	}
 	// The server starts once its certificate exists; until then it is not
 	// ready, so no traffic is sent to it.
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	var serverErr error
 	go func() {
 		select {
 		case <-certsReady:
 			if err := mgr.Add(server); err != nil {
-				logger.Error(err, "cannot start the webhook server")
+				// Never ready again: exit, so the pod restarts.
+				serverErr = fmt.Errorf("starting the webhook server: %w", err)
+				stop()
 			}
-		case <-ctx.Done():
+		case <-runCtx.Done():
 		}
 	}()
 	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
@@ -237,7 +242,11 @@ func Run(ctx context.Context, o Options) error {
 	}
 	go reloadLoop(ctx, o, holder, configText)
 	logger.Info("starting", "port", o.Port, "config", o.ConfigFile, "manageCerts", o.ManageCerts)
-	return mgr.Start(ctx)
+	err = mgr.Start(runCtx)
+	if serverErr != nil {
+		return serverErr
+	}
+	return err
 }
 
 // ensureCertSecret creates the empty Secret the certificate rotation fills
@@ -277,29 +286,37 @@ func waitForFiles(ctx context.Context, done chan struct{}, files ...string) {
 	}
 }
 
-// loadEngine builds an engine from the config file (if any) and the
-// extensions, returning the file's text so reloads can tell a change.
+// loadEngine reads the config file (if any) and builds an engine from it
+// and the extensions, returning the file's text so reloads can tell a
+// change.
 func loadEngine(o Options) (*rules.Engine, []byte, error) {
-	var cfg *rules.Config
 	var text []byte
 	if o.ConfigFile != "" {
 		var err error
 		if text, err = os.ReadFile(o.ConfigFile); err != nil {
 			return nil, nil, err
 		}
+	}
+	e, err := buildEngine(o, text)
+	return e, text, err
+}
+
+func buildEngine(o Options, text []byte) (*rules.Engine, error) {
+	var cfg *rules.Config
+	if o.ConfigFile != "" {
+		var err error
 		if cfg, err = rules.ParseConfig(o.ConfigFile, text); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 	}
 	var exts []rules.Extension
 	if o.Extensions != nil {
 		var err error
 		if exts, err = o.Extensions(cfg); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 	}
-	e, err := rules.NewEngine(rules.Builtin(), cfg, exts...)
-	return e, text, err
+	return rules.NewEngine(rules.Builtin(), cfg, exts...)
 }
 
 // reloadLoop re-reads the mounted config every interval and swaps the
@@ -322,13 +339,18 @@ func reloadLoop(ctx context.Context, o Options, holder *EngineHolder, last []byt
 		}
 		var text []byte
 		if o.ConfigFile != "" {
-			text, _ = os.ReadFile(o.ConfigFile)
+			var err error
+			if text, err = os.ReadFile(o.ConfigFile); err != nil {
+				// Mid-swap of a ConfigMap volume, or gone: keep what runs.
+				logger.Error(err, "cannot read the config file; keeping the previous configuration")
+				continue
+			}
 		}
 		stamp := extensionsStamp(o)
 		if bytes.Equal(text, last) && stamp == lastExt {
 			continue
 		}
-		e, newText, err := loadEngine(o)
+		e, err := buildEngine(o, text)
 		if err != nil {
 			configReloads.WithLabelValues("error").Inc()
 			logger.Error(err, "config reload failed; keeping the previous configuration")
@@ -336,7 +358,7 @@ func reloadLoop(ctx context.Context, o Options, holder *EngineHolder, last []byt
 			continue
 		}
 		holder.Store(e)
-		last, lastExt = newText, stamp
+		last, lastExt = text, stamp
 		configReloads.WithLabelValues("ok").Inc()
 		logger.Info("configuration reloaded")
 	}
