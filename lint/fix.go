@@ -44,6 +44,13 @@ func Fix(engine *rules.Engine, opts Options) (*Report, *FixResult, error) {
 			return nil, nil, err
 		}
 		res.Applied += n
+		if n > 0 && pass+1 == maxFixPasses {
+			// Still fixing after the last pass: report the files as written.
+			if rep, _, err = Lint(engine, opts); err != nil {
+				return nil, nil, err
+			}
+			failed = append(failed, fmt.Sprintf("gjallar: fixes did not settle after %d passes; run --fix again and report this", maxFixPasses))
+		}
 		if n == 0 || pass+1 == maxFixPasses {
 			res.Failed = failed
 			for f := range changed {
@@ -110,15 +117,22 @@ func applyEdits(text []byte, edits []textEdit) ([]byte, int) {
 	return out, n
 }
 
+// writeFile replaces the file's content through a temporary file and a
+// rename, so a crash never leaves half a manifest. A symlink is followed
+// (the link stays a link) and the owner and mode are kept.
 func writeFile(src *Source, text []byte) error {
-	info, err := os.Stat(src.Path)
+	path, err := filepath.EvalSymlinks(src.Path)
+	if err != nil {
+		return err
+	}
+	info, err := os.Stat(path)
 	if err != nil {
 		return err
 	}
 	if src.BOM {
 		text = append(append([]byte(nil), utf8BOM...), text...)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(src.Path), ".gjallar-fix-*")
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".gjallar-fix-*")
 	if err != nil {
 		return err
 	}
@@ -133,7 +147,8 @@ func writeFile(src *Source, text []byte) error {
 	if err := os.Chmod(tmp.Name(), info.Mode().Perm()); err != nil {
 		return err
 	}
-	return os.Rename(tmp.Name(), src.Path)
+	keepOwner(tmp.Name(), info)
+	return os.Rename(tmp.Name(), path)
 }
 
 // planEdit turns a rule's "set this field" into a text edit that leaves the
@@ -149,7 +164,7 @@ func planEdit(d *Document, e rules.Edit) (textEdit, error) {
 	}
 	node, key, depth := walk(d.Node, e.Path)
 	if depth == len(e.Path) {
-		return replaceScalar(d, node, e.Value)
+		return replaceScalar(d, node, key, e.Value)
 	}
 	rest := e.Path[depth:]
 	for _, tok := range rest {
@@ -201,7 +216,7 @@ func planEdit(d *Document, e rules.Edit) (textEdit, error) {
 }
 
 // replaceScalar rewrites an existing scalar value in place.
-func replaceScalar(d *Document, node *yaml.Node, value any) (textEdit, error) {
+func replaceScalar(d *Document, node, key *yaml.Node, value any) (textEdit, error) {
 	src := d.Source
 	if node.Kind != yaml.ScalarNode {
 		return textEdit{}, fmt.Errorf("cannot replace a %s", describeNode(node))
@@ -215,7 +230,7 @@ func replaceScalar(d *Document, node *yaml.Node, value any) (textEdit, error) {
 		if old := strings.TrimRight(node.Value, "\n"); old != "" {
 			n = strings.Count(old, "\n") + 1
 		}
-		indent := strings.Repeat(" ", src.blockIndent(first))
+		indent := strings.Repeat(" ", src.scalarIndent(d.LineBase, node, key))
 		var b strings.Builder
 		for i, l := range strings.Split(strings.TrimRight(s, "\n"), "\n") {
 			if i > 0 {
@@ -236,6 +251,11 @@ func replaceScalar(d *Document, node *yaml.Node, value any) (textEdit, error) {
 		return textEdit{}, fmt.Errorf("value at line %d is a folded block scalar", line)
 	}
 	start := src.offset(line, node.Column)
+	if node.Value == "" && node.Style == 0 && node.ShortTag() == "!!null" {
+		// "key:" with nothing after it: the node sits right after the
+		// colon, and the value needs a space before it.
+		return textEdit{start, start, " " + renderScalar(value)}, nil
+	}
 	end := scalarEnd(src.Text, start, node)
 	if end < 0 {
 		return textEdit{}, fmt.Errorf("value at line %d spans several lines", line)

@@ -124,6 +124,11 @@ func TestFixStampsHashWithMinimalDiff(t *testing.T) {
 			want: "    metadata:\n      annotations:\n        gjallar.dev/config-hash: \"" + h + "\"\n",
 		},
 		{
+			name: "empty value",
+			meta: "    metadata:\n      annotations:\n        gjallar.dev/config-hash:\n        team: ai\n",
+			want: "    metadata:\n      annotations:\n        gjallar.dev/config-hash: \"" + h + "\"\n        team: ai\n",
+		},
+		{
 			name: "stale plain",
 			meta: "    metadata:\n      annotations:\n        gjallar.dev/config-hash: sha256:old\n",
 			want: "    metadata:\n      annotations:\n        gjallar.dev/config-hash: \"" + h + "\"\n",
@@ -219,5 +224,32 @@ stringData:
 	}
 	if n != 1 {
 		t.Errorf("%d providers findings left, want only the folded one", n)
+	}
+}
+
+func TestFixFollowsSymlinks(t *testing.T) {
+	h := hashOfBifrostCM(t)
+	dir := t.TempDir()
+	real := filepath.Join(dir, "real.yaml")
+	if err := os.WriteFile(real, []byte(bifrostCM+deployment("")), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "link.yaml")
+	if err := os.Symlink("real.yaml", link); err != nil {
+		t.Fatal(err)
+	}
+	e, _ := rules.NewEngine(rules.Builtin(), nil)
+	if _, _, err := Fix(e, Options{Paths: []string{link}}); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Fatal("the symlink was replaced by a file")
+	}
+	got, _ := os.ReadFile(real)
+	if !strings.Contains(string(got), h) {
+		t.Error("the link's target was not fixed")
+	}
+	if fi, _ := os.Stat(real); fi.Mode().Perm() != 0o640 {
+		t.Errorf("mode changed to %v", fi.Mode().Perm())
 	}
 }

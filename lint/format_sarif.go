@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"io"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/gjallar-dev/gjallar/rules"
@@ -23,6 +25,8 @@ type sarifLog struct {
 type sarifRun struct {
 	Tool    sarifTool     `json:"tool"`
 	Results []sarifResult `json:"results"`
+	// Columns count characters (Unicode code points), as YAML positions do.
+	ColumnKind string `json:"columnKind"`
 }
 
 type sarifTool struct {
@@ -72,11 +76,11 @@ type sarifLocation struct {
 }
 
 type sarifPhysical struct {
-	ArtifactLocation sarifArtifact `json:"artifactLocation"`
-	Region           sarifRegion   `json:"region"`
+	ArtifactLocation sarifArtifactLocation `json:"artifactLocation"`
+	Region           sarifRegion           `json:"region"`
 }
 
-type sarifArtifact struct {
+type sarifArtifactLocation struct {
 	URI       string `json:"uri"`
 	URIBaseID string `json:"uriBaseId,omitempty"`
 }
@@ -138,7 +142,7 @@ func (sarifFormat) Format(w io.Writer, rep *Report, meta Meta) error {
 			RuleID: f.Rule, RuleIndex: i, Level: sarifLevel(f.Severity),
 			Message: sarifText{Text: msg},
 			Locations: []sarifLocation{{PhysicalLocation: sarifPhysical{
-				ArtifactLocation: sarifArtifact{URI: sarifURI(f.File), URIBaseID: "%SRCROOT%"},
+				ArtifactLocation: sarifArtifact(f.File),
 				Region:           sarifRegion{StartLine: max(f.Line, 1), StartColumn: max(f.Column, 1)},
 			}}},
 		})
@@ -146,7 +150,7 @@ func (sarifFormat) Format(w io.Writer, rep *Report, meta Meta) error {
 	log := sarifLog{
 		Schema:  "https://json.schemastore.org/sarif-2.1.0.json",
 		Version: "2.1.0",
-		Runs:    []sarifRun{{Tool: sarifTool{Driver: driver}, Results: results}},
+		Runs:    []sarifRun{{Tool: sarifTool{Driver: driver}, Results: results, ColumnKind: "unicodeCodePoints"}},
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
@@ -164,15 +168,36 @@ func ruleName(id string) string {
 	return b.String()
 }
 
-// sarifURI makes a relative URI reference from a file name.
-func sarifURI(file string) string {
+// sarifArtifact names a file relative to the repository root (the working
+// directory), which is how code scanning resolves it; a file outside it
+// gets an absolute file URI instead.
+func sarifArtifact(file string) sarifArtifactLocation {
 	if file == StdinName {
-		return "stdin"
+		return sarifArtifactLocation{URI: "stdin"}
 	}
-	file = strings.TrimPrefix(file, "./")
-	parts := strings.Split(file, "/")
-	for i, p := range parts {
-		parts[i] = url.PathEscape(p)
+	rel := filepath.ToSlash(filepath.Clean(file))
+	if filepath.IsAbs(file) {
+		if wd, err := os.Getwd(); err == nil {
+			if r, err := filepath.Rel(wd, file); err == nil {
+				rel = filepath.ToSlash(r)
+			}
+		}
+	}
+	if filepath.IsAbs(rel) || rel == ".." || strings.HasPrefix(rel, "../") {
+		abs, err := filepath.Abs(file)
+		if err != nil {
+			abs = file
+		}
+		u := url.URL{Scheme: "file", Path: filepath.ToSlash(abs)}
+		return sarifArtifactLocation{URI: u.String()}
+	}
+	return sarifArtifactLocation{URI: escapePath(rel), URIBaseID: "%SRCROOT%"}
+}
+
+func escapePath(p string) string {
+	parts := strings.Split(p, "/")
+	for i, part := range parts {
+		parts[i] = url.PathEscape(part)
 	}
 	return strings.Join(parts, "/")
 }

@@ -217,3 +217,21 @@ func TestSARIFSchemaRejects(t *testing.T) {
 		t.Fatal("schema accepted level fatal")
 	}
 }
+
+func TestSARIFArtifactPaths(t *testing.T) {
+	wd, _ := os.Getwd()
+	cases := map[string]string{
+		"deploy/app.yaml":                       "deploy/app.yaml",
+		"./deploy/my app.yaml":                  "deploy/my%20app.yaml",
+		filepath.Join(wd, "deploy", "app.yaml"): "deploy/app.yaml",
+		StdinName:                               "stdin",
+	}
+	for in, want := range cases {
+		if got := sarifArtifact(in); got.URI != want {
+			t.Errorf("%s: %+v, want %s", in, got, want)
+		}
+	}
+	if got := sarifArtifact("../elsewhere/app.yaml"); !strings.HasPrefix(got.URI, "file:///") || got.URIBaseID != "" {
+		t.Errorf("outside the root: %+v, want an absolute file URI without a base", got)
+	}
+}

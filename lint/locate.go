@@ -80,9 +80,9 @@ func (d *Document) locate(f rules.Finding) (line, col int) {
 	case node.Style&yaml.LiteralStyle != 0:
 		// Content starts on the line after the "|" header.
 		first := d.LineBase + node.Line + 1
-		return first + jl - 1, d.Source.blockIndent(first) + jc
+		return first + jl - 1, d.Source.scalarIndent(d.LineBase, node, key) + jc
 	case node.Style&yaml.FoldedStyle != 0:
-		return d.LineBase + node.Line + 1, d.Source.blockIndent(d.LineBase+node.Line+1) + 1
+		return d.LineBase + node.Line + 1, d.Source.scalarIndent(d.LineBase, node, key) + 1
 	default:
 		// A JSON string on one line: point at its own line.
 		return d.LineBase + node.Line, node.Column
@@ -94,6 +94,24 @@ func configOffset(f rules.Finding) int {
 		return f.Config.Err.Offset
 	}
 	return f.Config.Span(f.ConfigPath).Offset()
+}
+
+// scalarIndent is a block scalar's content indentation: the parent's
+// indentation plus the header's indentation indicator ("|2") when it has
+// one, else that of its first non-blank content line.
+func (s *Source) scalarIndent(lineBase int, node, key *yaml.Node) int {
+	header := s.line(lineBase + node.Line)
+	if off := s.offset(lineBase+node.Line, node.Column) - s.lineStarts()[lineBase+node.Line-1]; off < len(header) {
+		for _, c := range header[off+1:] {
+			if c >= '1' && c <= '9' && key != nil {
+				return key.Column - 1 + int(c-'0')
+			}
+			if c != '+' && c != '-' {
+				break
+			}
+		}
+	}
+	return s.blockIndent(lineBase + node.Line + 1)
 }
 
 // blockIndent is the indentation of a block scalar's content, read from its

@@ -3,7 +3,6 @@ package rules
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"strconv"
 	"unicode/utf8"
 )
@@ -195,24 +194,22 @@ func escapePointer(k string) string {
 	return k
 }
 
-// LineCol turns a byte offset in text into a 1-based line and column
-// (columns count bytes, as JSON offsets do).
+// LineCol turns a byte offset in text into a 1-based line and column;
+// columns count characters, as YAML positions do.
 func LineCol(text string, off int) (line, col int) {
 	if off > len(text) {
 		off = len(text)
 	}
 	line, col = 1, 1
-	for i := 0; i < off; i++ {
-		if text[i] == '\n' {
+	for i := 0; i < off; {
+		r, size := utf8.DecodeRuneInString(text[i:])
+		if r == '\n' {
 			line++
 			col = 1
 		} else {
 			col++
 		}
+		i += size
 	}
 	return line, col
-}
-
-func (e *JSONSyntaxError) describe() string {
-	return fmt.Sprintf("invalid JSON: %s", e.Msg)
 }

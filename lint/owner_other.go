@@ -1,0 +1,7 @@
+//go:build !unix
+
+package lint
+
+import "os"
+
+func keepOwner(string, os.FileInfo) {}
