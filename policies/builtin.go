@@ -1,10 +1,8 @@
 package policies
 
 import (
-	"bytes"
 	"embed"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io/fs"
 	"path"
@@ -71,7 +69,7 @@ func optionsStore(cfg *rules.Config) (storage.Store, error) {
 		v := defaults()
 		if cfg != nil {
 			if rc, ok := cfg.Rules[id]; ok && rc.Options.Kind != 0 {
-				if err := decodeOptions(rc, v); err != nil {
+				if err := rc.DecodeOptions(v); err != nil {
 					return nil, fmt.Errorf("%s:%d: rule %s options: %w", cfg.Name, rc.Options.Line, id, err)
 				}
 			}
@@ -89,23 +87,4 @@ func optionsStore(cfg *rules.Config) (storage.Store, error) {
 	}
 	data := map[string]any{"gjallar": map[string]any{"options": options}}
 	return inmem.NewFromObjectWithOpts(data, inmem.OptRoundTripOnWrite(false)), nil
-}
-
-// decodeOptions decodes the config's options strictly, the way the engine
-// does when it validates them.
-func decodeOptions(rc rules.RuleConfig, into any) error {
-	var raw any
-	if err := rc.Options.Decode(&raw); err != nil {
-		return err
-	}
-	b, err := json.Marshal(raw)
-	if err != nil {
-		return err
-	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(into); err != nil {
-		return errors.New(strings.TrimPrefix(err.Error(), "json: "))
-	}
-	return nil
 }

@@ -114,6 +114,10 @@ func (c *Config) apply(e *Engine) error {
 	return nil
 }
 
+// DecodeOptions decodes a rule's options from the config into the
+// options struct, strictly, as the engine does when it validates them.
+func (rc RuleConfig) DecodeOptions(into any) error { return decodeOptions(&rc.Options, into) }
+
 // decodeOptions turns YAML options into the rule's options struct through
 // JSON, so option structs only need json tags and unknown keys are caught.
 func decodeOptions(n *yaml.Node, into any) error {
