@@ -1,4 +1,4 @@
-package main
+package corpus
 
 import (
 	"fmt"
@@ -31,7 +31,7 @@ func TestCorpusFindings(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if want := 25*ObjectsPerStack + platformObjects; sum.Objects != want {
+			if want := 25*ObjectsPerStack + PlatformObjects; sum.Objects != want {
 				t.Errorf("wrote %d objects, want %d", sum.Objects, want)
 			}
 			rep, _, err := lint.Lint(engine, lint.Options{Paths: []string{dir}})

@@ -1,17 +1,13 @@
-// Command corpus writes a manifest tree of N kgateway -> Bifrost -> vLLM
+// Package corpus writes manifest trees of N kgateway -> Bifrost -> vLLM
 // stacks for benchmarking `gjallar lint` (and conftest, and the parse floor)
-// at a known size. Every stack is written the way the compliant example is,
-// and one stack in -wrong-every carries one of the mistakes gjallar's core
-// rules catch, so the linters have findings to report and the benchmark
-// measures the reporting path too.
-//
-//	go run ./bench/corpus -stacks 1000 -out /tmp/corpus
-//	go run ./bench/corpus -objects 100000 -layout bundle -out /tmp/corpus
-package main
+// at a known size, and hands the same objects to in-process benchmarks.
+// Every stack is written the way the compliant example is, and one stack in
+// WrongEvery carries one of the mistakes gjallar's core rules catch, so the
+// linters have findings to report and the benchmark measures the reporting
+// path too. The command is bench/cmd/corpus.
+package corpus
 
 import (
-	"encoding/json"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -25,9 +21,9 @@ import (
 // Bifrost Deployment, Service, Gateway, HTTPRoute and the app Deployment.
 const ObjectsPerStack = 7
 
-// platformObjects are written once per corpus: the GatewayClass and its
+// PlatformObjects are written once per corpus: the GatewayClass and its
 // kgateway GatewayParameters that every stack's Gateway uses.
-const platformObjects = 2
+const PlatformObjects = 2
 
 // Layout is how stacks are spread over files.
 type Layout string
@@ -82,31 +78,9 @@ type Summary struct {
 	Defects map[Defect]int `json:"defects"`
 }
 
-func main() {
-	var o Options
-	var objects int
-	var layout string
-	flag.IntVar(&o.Stacks, "stacks", 0, "number of stacks to write (7 objects each)")
-	flag.IntVar(&objects, "objects", 0, "write enough stacks for about this many objects (instead of -stacks)")
-	flag.StringVar(&o.Out, "out", "", "directory to write into (created; must be empty or absent)")
-	flag.StringVar(&layout, "layout", string(LayoutSplit), "files: split (3 per stack), object (1 per object), bundle (100 stacks per file)")
-	flag.IntVar(&o.WrongEvery, "wrong-every", 10, "put a mistake into every Nth stack (0: none)")
-	flag.Parse()
-	o.Layout = Layout(layout)
-	if objects > 0 {
-		o.Stacks = max(1, (objects-platformObjects+ObjectsPerStack-1)/ObjectsPerStack)
-	}
-	if o.Stacks <= 0 || o.Out == "" {
-		fmt.Fprintln(os.Stderr, "usage: corpus (-stacks N | -objects N) -out DIR [-layout split|object|bundle]")
-		os.Exit(2)
-	}
-	s, err := Write(o)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "corpus:", err)
-		os.Exit(1)
-	}
-	b, _ := json.Marshal(s)
-	fmt.Println(string(b))
+// StacksFor is how many stacks make about n objects.
+func StacksFor(n int) int {
+	return max(1, (n-PlatformObjects+ObjectsPerStack-1)/ObjectsPerStack)
 }
 
 // Write generates the corpus.
@@ -120,12 +94,11 @@ func Write(o Options) (*Summary, error) {
 		return nil, fmt.Errorf("%s is not empty", o.Out)
 	}
 	w := &writer{out: o.Out, sum: &Summary{Stacks: o.Stacks, Defects: map[Defect]int{}}}
-	w.file("platform/gatewayclass.yaml", platformDocs())
+	w.file("platform/gatewayclass.yaml", PlatformDocs())
 	var bundle []string
 	for i := 0; i < o.Stacks; i++ {
-		d := DefectNone
-		if o.WrongEvery > 0 && i%o.WrongEvery == o.WrongEvery-1 {
-			d = Defects[(i/o.WrongEvery)%len(Defects)]
+		d := DefectFor(i, o.WrongEvery)
+		if d != DefectNone {
 			w.sum.Defects[d]++
 		}
 		st := newStack(i, d)
@@ -136,7 +109,7 @@ func Write(o Options) (*Summary, error) {
 			w.file(dir+"/gateway.yaml", st.gatewayDocs())
 			w.file(dir+"/app.yaml", st.appDocs())
 		case LayoutObject:
-			docs := append(append(st.bifrostDocs(), st.gatewayDocs()...), st.appDocs()...)
+			docs := StackDocs(i, d)
 			names := []string{"pvc", "configmap", "deployment", "service", "gateway", "httproute", "app"}
 			for j, doc := range docs {
 				w.file(fmt.Sprintf("%s/%d-%s.yaml", dir, j, names[j]), []string{doc})
@@ -180,7 +153,26 @@ func (w *writer) file(name string, docs []string) {
 	w.sum.Bytes += int64(len(text))
 }
 
-func platformDocs() []string {
+// DefectFor is the mistake stack i carries when every wrongEvery-th stack
+// is wrong (wrongEvery 0: none).
+func DefectFor(i, wrongEvery int) Defect {
+	if wrongEvery > 0 && i%wrongEvery == wrongEvery-1 {
+		return Defects[(i/wrongEvery)%len(Defects)]
+	}
+	return DefectNone
+}
+
+// StackDocs returns stack i's documents as YAML text, in the order PVC,
+// ConfigMap, Bifrost Deployment, Service, Gateway, HTTPRoute, app
+// Deployment, with defect d written into it.
+func StackDocs(i int, d Defect) []string {
+	st := newStack(i, d)
+	return append(append(st.bifrostDocs(), st.gatewayDocs()...), st.appDocs()...)
+}
+
+// PlatformDocs returns the GatewayClass and GatewayParameters every stack's
+// Gateway uses.
+func PlatformDocs() []string {
 	return []string{`# The platform team's kgateway class: every stack's Gateway uses it.
 apiVersion: gateway.networking.k8s.io/v1
 kind: GatewayClass
