@@ -114,6 +114,9 @@ func (c *Context) ReportConfig(cfg *BifrostConfig, at Path, f Finding) {
 // request) and hands it to every rule and object that asks with the same
 // key; rules use it for facts derived from the whole index.
 func (c *Context) Shared(key string, compute func() any) any {
+	if c.run == nil {
+		return compute() // a bare Context, as tests build: nothing to share with
+	}
 	return c.run.shared(key, compute)
 }
 
