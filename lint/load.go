@@ -46,13 +46,39 @@ type Source struct {
 // findings in it.
 type Document struct {
 	Source *Source
-	// Node is the object's mapping node; nil for a standalone Bifrost config,
-	// whose positions come from its JSON text.
-	Node *yaml.Node
 	// LineBase is added to node lines: files are parsed one document at a
 	// time, so node lines count from the document's start.
 	LineBase int
 	Object   *rules.Object
+
+	// text is the YAML document the object came from, and item its index
+	// in the document's items when it is an item of a List (else -1); nil
+	// for a standalone Bifrost config, whose positions come from its JSON
+	// text. The node tree is not kept after loading: it takes several
+	// times the memory of the object itself, and only documents with
+	// findings or fixes need it, so Node parses it again.
+	text []byte
+	item int
+	node *yaml.Node
+}
+
+// Node is the object's YAML node, for positions and text edits; nil for a
+// standalone Bifrost config. It parses the document again on first use.
+func (d *Document) Node() *yaml.Node {
+	if d.node != nil || d.text == nil {
+		return d.node
+	}
+	var root yaml.Node
+	if err := yaml.Unmarshal(d.text, &root); err != nil || len(root.Content) == 0 {
+		return nil // cannot happen: the same text parsed when it was loaded
+	}
+	d.node = root.Content[0]
+	if d.item >= 0 {
+		if items := mappingChild(d.node, "items"); items != nil && items.Kind == yaml.SequenceNode && d.item < len(items.Content) {
+			d.node = items.Content[d.item]
+		}
+	}
+	return d.node
 }
 
 // Input is everything read from the paths: the objects and what could not
@@ -340,35 +366,29 @@ func (in *Input) addChunk(src *Source, text []byte, firstLine int) {
 	}
 	if content["apiVersion"] == nil && content["kind"] == nil && path.Base(src.Name) == rules.AiderConfigFileName {
 		// A client config, not an object; its YAML node gives findings their lines.
-		in.Documents = append(in.Documents, &Document{Source: src, Node: node, LineBase: base, Object: rules.NewAiderConfigFile(src.Name, content)})
+		in.Documents = append(in.Documents, &Document{Source: src, text: text, item: -1, LineBase: base, Object: rules.NewAiderConfigFile(src.Name, content)})
 		return
 	}
-	in.addObject(src, node, base, content, 0)
+	in.addObject(src, text, -1, base, content)
 }
 
-// addObject adds an object, or the items of a List.
-func (in *Input) addObject(src *Source, node *yaml.Node, base int, content map[string]any, depth int) {
+// addObject adds an object, or the items of a List; item is the object's
+// index among its List's items, -1 for a document of its own.
+func (in *Input) addObject(src *Source, text []byte, item, base int, content map[string]any) {
 	apiVersion, _ := content["apiVersion"].(string)
 	kind, _ := content["kind"].(string)
 	if apiVersion == "" || kind == "" {
 		return // not a Kubernetes object (values files, CI configs, ...)
 	}
-	if items, ok := content["items"].([]any); ok && strings.HasSuffix(kind, "List") && depth == 0 {
-		itemNodes := mappingChild(node, "items")
+	if items, ok := content["items"].([]any); ok && strings.HasSuffix(kind, "List") && item < 0 {
 		for i, it := range items {
-			m, ok := it.(map[string]any)
-			if !ok {
-				continue
+			if m, ok := it.(map[string]any); ok {
+				in.addObject(src, text, i, base, m)
 			}
-			n := node
-			if itemNodes != nil && itemNodes.Kind == yaml.SequenceNode && i < len(itemNodes.Content) {
-				n = itemNodes.Content[i]
-			}
-			in.addObject(src, n, base, m, depth+1)
 		}
 		return
 	}
-	in.Documents = append(in.Documents, &Document{Source: src, Node: node, LineBase: base, Object: rules.NewObject(content)})
+	in.Documents = append(in.Documents, &Document{Source: src, text: text, item: item, LineBase: base, Object: rules.NewObject(content)})
 }
 
 func mappingChild(n *yaml.Node, key string) *yaml.Node {
