@@ -60,6 +60,35 @@ const (
 // Defects is the order in which wrong stacks take their mistake.
 var Defects = []Defect{DefectProvidersList, DefectTraceType, DefectFSGroup, DefectPublicNLB, DefectModelPrefix, DefectConfigHash}
 
+// Doc is the index in StackDocs of the object the defect is written into.
+func (d Defect) Doc() int {
+	switch d {
+	case DefectProvidersList, DefectTraceType:
+		return DocConfigMap
+	case DefectFSGroup, DefectConfigHash:
+		return DocBifrost
+	case DefectPublicNLB:
+		return DocGateway
+	case DefectModelPrefix:
+		return DocApp
+	}
+	return -1
+}
+
+// Indexes of a stack's objects in StackDocs.
+const (
+	DocPVC = iota
+	DocConfigMap
+	DocBifrost
+	DocService
+	DocGateway
+	DocHTTPRoute
+	DocApp
+)
+
+// StackNamespace is the namespace stack i lives in.
+func StackNamespace(i int) string { return fmt.Sprintf("llm-%05d", i) }
+
 // Options says what to write.
 type Options struct {
 	Stacks int
@@ -220,7 +249,7 @@ func newStack(i int, d Defect) *stack {
 	return &stack{
 		i:         i,
 		team:      teams[i%len(teams)],
-		ns:        fmt.Sprintf("llm-%05d", i),
+		ns:        StackNamespace(i),
 		host:      fmt.Sprintf("llm-%05d.ai.example.com", i),
 		defect:    d,
 		models:    models[:1+i%len(models)],

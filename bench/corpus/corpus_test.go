@@ -42,8 +42,12 @@ func TestCorpusFindings(t *testing.T) {
 				t.Errorf("lint read %d objects in %d files, the generator wrote %d in %d", rep.Objects, rep.Files, sum.Objects, sum.Files)
 			}
 			got := map[Defect]int{}
+			objects := map[int]string{DocConfigMap: "ConfigMap bifrost-gateway-config", DocBifrost: "Deployment bifrost", DocGateway: "Gateway llm-gateway", DocApp: "Deployment chat-app"}
 			for _, f := range rep.Findings {
 				got[Defect(f.Rule)]++
+				if want := objects[Defect(f.Rule).Doc()]; f.Object.Kind+" "+f.Object.Name != want {
+					t.Errorf("%s is about %s, Defect.Doc says %q", f.Rule, f.Object, want)
+				}
 			}
 			gotS := (&Summary{Defects: got}).sortedDefects()
 			wantS := sum.sortedDefects()
