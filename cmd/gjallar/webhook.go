@@ -91,6 +91,7 @@ func newWebhookCommand() *cobra.Command {
 	f.StringVar(&o.MutatingName, "mutating-webhook", "gjallar", "MutatingWebhookConfiguration to inject the CA into")
 	f.StringVar(&o.MetricsAddr, "metrics-bind-address", ":8080", "Prometheus metrics address (0 disables)")
 	f.StringVar(&o.ProbeAddr, "health-probe-bind-address", ":8081", "liveness and readiness probe address")
+	f.StringVar(&o.PprofAddr, "pprof-bind-address", "0", "net/http/pprof address, for profiling (0 disables; keep it on loopback)")
 	f.BoolVar(&o.LeaderElect, "leader-elect", true, "elect a leader so that one replica runs the restart controller")
 	f.BoolVar(&devLogs, "dev-logs", false, "human-readable logs instead of JSON")
 	return cmd
