@@ -8,6 +8,7 @@
 //	loadgen run -url https://127.0.0.1:9443 -ca DIR/ca.crt -rates 250,500,1000,2000
 //
 // Only loopback addresses are accepted, for both.
+// compare, port and wait are helpers for bench/run.sh.
 package main
 
 import (
@@ -25,6 +26,12 @@ func main() {
 		err = floorMain(os.Args[2:])
 	case "run":
 		err = runMain(os.Args[2:])
+	case "compare":
+		err = compareMain(os.Args[2:])
+	case "port":
+		err = portMain()
+	case "wait":
+		err = waitMain(os.Args[2:])
 	default:
 		usage()
 	}
@@ -35,6 +42,10 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: loadgen floor -addr 127.0.0.1:PORT -cert-dir DIR\n       loadgen run -url https://127.0.0.1:PORT -ca FILE [-rates 250,500,1000,2000] [-duration 10s]")
+	fmt.Fprintln(os.Stderr, `usage: loadgen floor -addr 127.0.0.1:PORT -cert-dir DIR
+       loadgen run -url https://127.0.0.1:PORT -ca FILE [-rates 250,500,1000,2000] [-duration 10s] [-json FILE]
+       loadgen compare [-base floor] FILE   (a Markdown table of run -json output)
+       loadgen port                         (print a free port on 127.0.0.1)
+       loadgen wait -url http://127.0.0.1:PORT/readyz`)
 	os.Exit(2)
 }

@@ -56,6 +56,7 @@ func runMain(args []string) error {
 	duration := fs.Duration("duration", 10*time.Second, "length of each phase")
 	warmup := fs.Duration("warmup", 2*time.Second, "unmeasured load at 200 requests/s before the phases")
 	clients := fs.Int("max-clients", 32, "concurrent clients of the maximum-rate phase (0 skips it)")
+	conns := fs.Int("conns", 64, "keep-alive connections at most; requests beyond wait for one, and the wait counts")
 	timeout := fs.Duration("timeout", 10*time.Second, "per-request time-out (the API server's default for webhooks)")
 	stacks := fs.Int("stacks", 500, "stacks in the mix; the cluster should hold their compliant versions")
 	wrongEvery := fs.Int("wrong-every", 4, "one stack in this many re-applies a mistake")
@@ -98,10 +99,14 @@ func runMain(args []string) error {
 	g := &generator{
 		base: strings.TrimSuffix(*target, "/"), mix: mix, checkVerdicts: *checkVerdicts, timeout: *timeout,
 		client: &http.Client{Transport: &http.Transport{
-			TLSClientConfig:     &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12},
-			ForceAttemptHTTP2:   false,
-			MaxIdleConns:        1024,
-			MaxIdleConnsPerHost: 1024,
+			TLSClientConfig:   &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12},
+			ForceAttemptHTTP2: false,
+			// A bounded pool, as the API server keeps to each webhook: an
+			// overloaded server makes requests queue (measured from their
+			// scheduled time) instead of opening ever more connections.
+			MaxConnsPerHost:     *conns,
+			MaxIdleConns:        *conns,
+			MaxIdleConnsPerHost: *conns,
 			DisableCompression:  true,
 			IdleConnTimeout:     90 * time.Second,
 		}},
