@@ -22,6 +22,8 @@ import (
 	"time"
 
 	admissionv1 "k8s.io/api/admission/v1"
+
+	"github.com/gjallar-dev/gjallar/bench/corpus"
 )
 
 // Phase is one measured stretch of load.
@@ -90,11 +92,11 @@ func runMain(args []string) error {
 	if !pool.AppendCertsFromPEM(pem) {
 		return fmt.Errorf("%s holds no certificate", *caFile)
 	}
-	mix, err := buildMix(*stacks, *wrongEvery)
+	mix, err := corpus.Reviews(*stacks, *wrongEvery)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(os.Stderr, "loadgen: %s: mix of %d requests (%s)\n", *label, len(mix), mixSummary(mix))
+	fmt.Fprintf(os.Stderr, "loadgen: %s: mix of %d requests (%s)\n", *label, len(mix), corpus.Summarize(mix))
 
 	g := &generator{
 		base: strings.TrimSuffix(*target, "/"), mix: mix, checkVerdicts: *checkVerdicts, timeout: *timeout,
@@ -143,7 +145,7 @@ func runMain(args []string) error {
 
 type generator struct {
 	base          string
-	mix           []request
+	mix           []corpus.Review
 	client        *http.Client
 	timeout       time.Duration
 	checkVerdicts bool
@@ -208,14 +210,14 @@ func (g *generator) send(at time.Time) sample {
 	n := g.seq.Add(1)
 	req := g.mix[int(n)%len(g.mix)]
 	uid := fmt.Sprintf("%08x-0000-4000-8000-%012x", n>>48, n&(1<<48-1))
-	body := io.MultiReader(bytes.NewReader(req.prefix), strings.NewReader(uid), bytes.NewReader(req.suffix))
+	body := io.MultiReader(bytes.NewReader(req.Prefix), strings.NewReader(uid), bytes.NewReader(req.Suffix))
 	ctx, cancel := context.WithTimeout(context.Background(), g.timeout)
 	defer cancel()
-	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, g.base+req.path+"?timeout=10s", body)
+	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, g.base+req.Path+"?timeout=10s", body)
 	if err != nil {
 		return sample{latency: time.Since(at), err: "request"}
 	}
-	hr.ContentLength = int64(len(req.prefix) + len(uid) + len(req.suffix))
+	hr.ContentLength = int64(len(req.Prefix) + len(uid) + len(req.Suffix))
 	hr.Header.Set("Content-Type", "application/json")
 	hr.Header.Set("Accept", "application/json")
 	resp, err := g.client.Do(hr)
@@ -245,16 +247,16 @@ func (g *generator) send(at time.Time) sample {
 	if review.Response.Result != nil && review.Response.Result.Code >= 500 {
 		return sample{latency: lat, err: "webhook error"}
 	}
-	got := allowed
+	got := corpus.Allowed
 	switch {
 	case !review.Response.Allowed:
-		got = denied
+		got = corpus.Denied
 	case len(review.Response.Patch) > 0:
-		got = patched
+		got = corpus.Patched
 	}
-	wrong := g.checkVerdicts && got != req.want
+	wrong := g.checkVerdicts && got != req.Want
 	if wrong && g.reported.Add(1) <= 5 {
-		fmt.Fprintf(os.Stderr, "loadgen: %s %s %s: want %s, got %s: %s\n", req.path, req.kind, req.name, req.want, got, review.Response.Result)
+		fmt.Fprintf(os.Stderr, "loadgen: %s %s %s: want %s, got %s: %s\n", req.Path, req.Kind, req.Name, req.Want, got, review.Response.Result)
 	}
 	return sample{latency: lat, wrong: wrong}
 }

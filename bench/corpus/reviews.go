@@ -1,4 +1,4 @@
-package main
+package corpus
 
 import (
 	"bytes"
@@ -11,48 +11,52 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/yaml"
-
-	"github.com/gjallar-dev/gjallar/bench/corpus"
 )
 
-// verdict is what the webhook should answer.
-type verdict int
+// Verdict is what the webhook should answer.
+type Verdict int
 
 const (
-	allowed verdict = iota
-	denied
-	patched
+	Allowed Verdict = iota
+	Denied
+	Patched
 )
 
-func (v verdict) String() string {
+func (v Verdict) String() string {
 	return [...]string{"allowed", "denied", "patched"}[v]
 }
 
-// request is one AdmissionReview of the mix, with its UID left out so
-// that every send gets a fresh one without re-encoding the body.
-type request struct {
-	path           string
-	kind, name     string // name is namespace/name
-	prefix, suffix []byte
-	want           verdict
+// Review is one AdmissionReview of the mix, with its UID left out so that
+// every send gets a fresh one without encoding the body again.
+type Review struct {
+	Path string // /validate or /mutate
+	Kind string
+	Name string // namespace/name
+	// Prefix and Suffix are the JSON body before and after the request UID.
+	Prefix, Suffix []byte
+	Want           Verdict
+}
+
+// Body is the review's JSON with uid as the request's UID.
+func (r Review) Body(uid string) []byte {
+	return append(append(append(make([]byte, 0, len(r.Prefix)+len(uid)+len(r.Suffix)), r.Prefix...), uid...), r.Suffix...)
 }
 
 // uidPlaceholder is a UUID-shaped string no real UID equals.
 const uidPlaceholder = "ffffffff-ffff-ffff-ffff-ffffffffffff"
 
-// buildMix turns stacks of bench/corpus into what the API server sends
-// gjallar when a team re-applies them over the compliant versions the
-// cluster holds (bench/cmd/cluster seeds those): an UPDATE per object the
+// Reviews turns stacks into what the API server sends gjallar when a team re-applies them over the compliant versions the
+// cluster holds (bench/cmd/cluster seeds those, ClusterObjects returns them): an UPDATE per object the
 // chart's webhook configurations select, to /mutate for workloads (the
 // config hash) and to /validate for all of them. Every wrongEvery-th stack
 // carries one mistake, so some requests are denied (or patched).
-func buildMix(stacks, wrongEvery int) ([]request, error) {
-	var mix []request
+func Reviews(stacks, wrongEvery int) ([]Review, error) {
+	var mix []Review
 	for i := range stacks {
-		d := corpus.DefectFor(i, wrongEvery)
-		docs := corpus.StackDocs(i, d)
-		old := corpus.StackDocs(i, corpus.DefectNone)
-		add := func(doc int, path string, want verdict) error {
+		d := DefectFor(i, wrongEvery)
+		docs := StackDocs(i, d)
+		old := StackDocs(i, DefectNone)
+		add := func(doc int, path string, want Verdict) error {
 			// Only the object with the mistake changes: the others are
 			// re-applied as the cluster holds them (a Deployment's config
 			// hash follows its ConfigMap, and the cluster's is compliant).
@@ -60,35 +64,35 @@ func buildMix(stacks, wrongEvery int) ([]request, error) {
 			if d.Doc() == doc {
 				text = docs[doc]
 			}
-			r, err := newRequest(i, doc, text, old[doc], path, want)
+			r, err := newReview(i, doc, text, old[doc], path, want)
 			if err != nil {
 				return err
 			}
 			mix = append(mix, r)
 			return nil
 		}
-		deniedIf := func(doc int) verdict {
+		deniedIf := func(doc int) Verdict {
 			if d.Doc() == doc {
-				return denied
+				return Denied
 			}
-			return allowed
+			return Allowed
 		}
-		mutated := allowed
-		if d == corpus.DefectConfigHash {
-			mutated = patched
+		mutated := Allowed
+		if d == DefectConfigHash {
+			mutated = Patched
 		}
 		for _, step := range []struct {
 			doc  int
 			path string
-			want verdict
+			want Verdict
 		}{
-			{corpus.DocConfigMap, "/validate", deniedIf(corpus.DocConfigMap)},
-			{corpus.DocBifrost, "/mutate", mutated},
-			{corpus.DocBifrost, "/validate", deniedIf(corpus.DocBifrost)},
-			{corpus.DocGateway, "/validate", deniedIf(corpus.DocGateway)},
-			{corpus.DocHTTPRoute, "/validate", allowed},
-			{corpus.DocApp, "/mutate", allowed},
-			{corpus.DocApp, "/validate", deniedIf(corpus.DocApp)},
+			{DocConfigMap, "/validate", deniedIf(DocConfigMap)},
+			{DocBifrost, "/mutate", mutated},
+			{DocBifrost, "/validate", deniedIf(DocBifrost)},
+			{DocGateway, "/validate", deniedIf(DocGateway)},
+			{DocHTTPRoute, "/validate", Allowed},
+			{DocApp, "/mutate", Allowed},
+			{DocApp, "/validate", deniedIf(DocApp)},
 		} {
 			if err := add(step.doc, step.path, step.want); err != nil {
 				return nil, err
@@ -105,18 +109,18 @@ var resources = map[string]metav1.GroupVersionResource{
 	"HTTPRoute":  {Group: "gateway.networking.k8s.io", Version: "v1", Resource: "httproutes"},
 }
 
-func newRequest(stack, doc int, newDoc, oldDoc, path string, want verdict) (request, error) {
+func newReview(stack, doc int, newDoc, oldDoc, path string, want Verdict) (Review, error) {
 	obj, kind, name, ns, err := objectJSON(stack, doc, newDoc, 2)
 	if err != nil {
-		return request{}, err
+		return Review{}, err
 	}
 	oldObj, _, _, _, err := objectJSON(stack, doc, oldDoc, 1)
 	if err != nil {
-		return request{}, err
+		return Review{}, err
 	}
 	gvr, ok := resources[kind]
 	if !ok {
-		return request{}, fmt.Errorf("no resource for kind %s", kind)
+		return Review{}, fmt.Errorf("no resource for kind %s", kind)
 	}
 	gvk := metav1.GroupVersionKind{Group: gvr.Group, Version: gvr.Version, Kind: kind}
 	review := admissionv1.AdmissionReview{
@@ -133,13 +137,37 @@ func newRequest(stack, doc int, newDoc, oldDoc, path string, want verdict) (requ
 	}
 	body, err := json.Marshal(review)
 	if err != nil {
-		return request{}, err
+		return Review{}, err
 	}
 	i := bytes.Index(body, []byte(uidPlaceholder))
-	return request{
-		path: path, kind: kind, name: ns + "/" + name, want: want,
-		prefix: body[:i], suffix: body[i+len(uidPlaceholder):],
+	return Review{
+		Path: path, Kind: kind, Name: ns + "/" + name, Want: want,
+		Prefix: body[:i], Suffix: body[i+len(uidPlaceholder):],
 	}, nil
+}
+
+// ClusterObjects returns the compliant stacks and the platform objects as
+// the cluster's cache holds them after bench/cmd/cluster seeds them: JSON
+// objects, each with the metadata a stored object has.
+func ClusterObjects(stacks int) ([][]byte, error) {
+	var out [][]byte
+	for i, d := range PlatformDocs() {
+		raw, _, _, _, err := objectJSON(0xffffffff, i, d, 1)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, raw)
+	}
+	for i := range stacks {
+		for doc, d := range StackDocs(i, DefectNone) {
+			raw, _, _, _, err := objectJSON(i, doc, d, 1)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, raw)
+		}
+	}
+	return out, nil
 }
 
 // objectJSON is a corpus document as the API server sends it: JSON, with
@@ -161,12 +189,12 @@ func objectJSON(stack, doc int, text string, generation int) (raw []byte, kind, 
 	return raw, kind, name, ns, err
 }
 
-// mixSummary counts the mix by path, kind and expected verdict.
-func mixSummary(mix []request) string {
+// Summarize counts reviews by path, kind and expected verdict.
+func Summarize(mix []Review) string {
 	counts := map[string]int{}
 	var keys []string
 	for _, r := range mix {
-		k := r.path + " " + r.kind + " " + r.want.String()
+		k := r.Path + " " + r.Kind + " " + r.Want.String()
 		if counts[k] == 0 {
 			keys = append(keys, k)
 		}
