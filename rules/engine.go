@@ -120,6 +120,20 @@ func (c *Context) Shared(key string, compute func() any) any {
 	return c.run.shared(key, compute)
 }
 
+// SharedOver is Shared for a fact computed only from the index's objects
+// of the given kinds. When the index can tell that none of them changed
+// since the fact was computed (the webhook's cluster cache, from one
+// admission request to the next), the engine keeps the fact across runs
+// instead of reading every such object again per request; otherwise it is
+// computed once per run, as with Shared. compute must read nothing but
+// objects of those kinds, and the value must not be modified.
+func (c *Context) SharedOver(key string, kinds []schema.GroupKind, compute func() any) any {
+	if c.run == nil {
+		return compute()
+	}
+	return c.run.sharedOver(key, kinds, compute)
+}
+
 // Extension contributes findings from outside the built-in Go rules: Rego
 // policies. Its findings pass through the same config, suppression and
 // severity handling as rule findings, in lint and in the webhook alike.
@@ -142,6 +156,20 @@ type Engine struct {
 	byKind map[schema.GroupKind][]*boundRule
 	all    []*boundRule
 	exts   []Extension
+
+	// facts keeps SharedOver values across runs over a Versioned index:
+	// factKey -> *fact.
+	facts sync.Map
+}
+
+type factKey struct {
+	scope any
+	key   string
+}
+
+type fact struct {
+	version uint64
+	v       any
 }
 
 type boundRule struct {
@@ -262,6 +290,27 @@ func (r *Run) shared(key string, compute func() any) any {
 	r.mu.Unlock()
 	s.once.Do(func() { s.v = compute() })
 	return s.v
+}
+
+func (r *Run) sharedOver(key string, kinds []schema.GroupKind, compute func() any) any {
+	vi, ok := r.index.(Versioned)
+	if !ok {
+		return r.shared(key, compute)
+	}
+	scope, version, ok := vi.Version(kinds)
+	if !ok {
+		return r.shared(key, compute)
+	}
+	fk := factKey{scope, key}
+	if f, ok := r.engine.facts.Load(fk); ok && f.(*fact).version == version {
+		return f.(*fact).v
+	}
+	// The version was read before computing: a change made meanwhile
+	// leaves the fact stored under the older version, so the next run
+	// computes it again.
+	v := r.shared(key, compute)
+	r.engine.facts.Store(fk, &fact{version: version, v: v})
+	return v
 }
 
 // Check runs every enabled rule that looks at obj's kind and returns the

@@ -264,7 +264,7 @@ type routeHosts struct {
 
 // routesByHost indexes the run's HTTPRoutes once.
 func routesByHost(c *Context) *routeHosts {
-	return c.Shared("httproutes-by-host", func() any {
+	return c.SharedOver("httproutes-by-host", []schema.GroupKind{HTTPRouteKind}, func() any {
 		rh := &routeHosts{routes: c.Index.List(HTTPRouteKind, ""), exact: map[string][]int{}, byParent: map[string][]int{}}
 		for i, route := range rh.routes {
 			names := routeHostnames(route)

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
 // BuiltinProviders are the provider names Bifrost knows without a
@@ -82,7 +83,7 @@ func checkModelProviderPrefix(c *Context, obj *Object) {
 // knownProviders is the builtin list, the configured extras, and every
 // provider declared in any Bifrost config in the index or in obj itself.
 func knownProviders(c *Context, obj *Object, opts *modelOptions) map[string]bool {
-	declared := c.Shared("bifrost-declared-providers", func() any {
+	declared := c.SharedOver("bifrost-declared-providers", bifrostConfigKinds, func() any {
 		set := map[string]bool{}
 		for _, gk := range bifrostConfigKinds {
 			for _, o := range c.Index.List(gk, "") {
@@ -295,10 +296,13 @@ func pointsAtBifrost(c *Context, ns, raw string, opts *modelOptions) bool {
 	return bifrostServices(c)[svcNS+"/"+labels[0]]
 }
 
+// bifrostServiceKinds are what bifrostServices reads.
+var bifrostServiceKinds = append([]schema.GroupKind{ServiceKind}, PodTemplateKinds...)
+
 // bifrostServices is the set of Services (ns/name) whose selector matches
 // the pod template of a workload running Bifrost, computed once per run.
 func bifrostServices(c *Context) map[string]bool {
-	return c.Shared("bifrost-services", func() any {
+	return c.SharedOver("bifrost-services", bifrostServiceKinds, func() any {
 		set := map[string]bool{}
 		for _, svc := range c.Index.List(ServiceKind, "") {
 			sel := stringMap(LookupMap(svc.Content, "spec", "selector"))

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	utiljson "k8s.io/apimachinery/pkg/util/json"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
@@ -110,5 +111,14 @@ func benchClusterIndex(b *testing.B) rules.Index {
 	}
 	idx := rules.NewMemIndex(objs)
 	idx.Complete = true // the cluster is the whole truth
-	return idx
+	return unchangingCluster{idx}
+}
+
+// unchangingCluster stands for the ClusterIndex between two changes of the
+// cluster: it is rules.Versioned, at one version, so facts the rules derive
+// from the cache are kept across requests as in the webhook.
+type unchangingCluster struct{ *rules.MemIndex }
+
+func (c unchangingCluster) Version([]schema.GroupKind) (any, uint64, bool) {
+	return c.MemIndex, 1, true
 }
