@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -44,10 +45,13 @@ type modelOptions struct {
 
 func checkModelProviderPrefix(c *Context, obj *Object) {
 	opts := c.Options.(*modelOptions)
-	known := knownProviders(c, obj, opts)
+	// Only when there is a name to judge: the set reads every Bifrost config
+	// in the index, and for a ConfigMap under admission review that is done
+	// per request (it cannot be kept: the review may change the set).
+	known := sync.OnceValue(func() map[string]bool { return knownProviders(c, obj, opts) })
 	for _, cfg := range obj.BifrostConfigs() {
 		walkFallbacks(cfg.Doc, nil, func(at Path, name string) {
-			if what, fix := modelNameProblem(name, known); what != "" {
+			if what, fix := modelNameProblem(name, known()); what != "" {
 				c.ReportConfig(cfg, at, Finding{Message: fmt.Sprintf("fallback %s, so Bifrost silently drops it from the list; write %q", what, fix)})
 			}
 		})
@@ -72,7 +76,7 @@ func checkModelProviderPrefix(c *Context, obj *Object) {
 			if !isModelVar(e.name) {
 				continue
 			}
-			if what, fix := modelNameProblem(e.value, known); what != "" {
+			if what, fix := modelNameProblem(e.value, known()); what != "" {
 				c.Reportf(e.path, "container %q sends %s%s to Bifrost (%s points there): %s, so Bifrost cannot route it; write %q",
 					ctr.Name, e.name, e.origin, target, what, fix)
 			}
