@@ -45,6 +45,7 @@ func (r *Report) Count(min rules.Severity) int {
 
 // Lint loads the input and checks it.
 func Lint(engine *rules.Engine, opts Options) (*Report, *Input, error) {
+	go engine.Warm() // on the other core while this one reads
 	in, err := Load(opts.Paths, opts.Stdin, opts.Ignore)
 	if err != nil {
 		return nil, nil, err

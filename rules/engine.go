@@ -27,6 +27,10 @@ type Rule struct {
 	// into it as JSON, unknown fields rejected.
 	Options func() any
 	Check   func(c *Context, obj *Object)
+	// Warm, if set, does the once-per-process setup the rule's first Check
+	// would otherwise pay for (compiling a schema), so that a caller can
+	// do it ahead, alongside other work.
+	Warm func()
 }
 
 // Finding is one problem found in one object.
@@ -229,6 +233,16 @@ func (e *Engine) Rules() []*Rule {
 func (e *Engine) Known(id string) bool {
 	_, ok := e.byID[id]
 	return ok
+}
+
+// Warm does the once-per-process setup of the enabled rules (Rule.Warm):
+// lint runs it while it reads the files, the webhook before it serves.
+func (e *Engine) Warm() {
+	for _, b := range e.all {
+		if !b.disabled && b.Warm != nil {
+			b.Warm()
+		}
+	}
 }
 
 // Enabled reports whether a rule is known and not disabled by the config.

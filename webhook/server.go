@@ -155,6 +155,7 @@ func Run(ctx context.Context, o Options) error {
 	if o.OnIndex != nil {
 		o.OnIndex(index)
 	}
+	engines.Warm() // so the first admission request does not compile the schema
 	holder := NewEngineHolder(engines)
 	restart := &RestartController{
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Index: index,
