@@ -9,9 +9,12 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"unicode/utf8"
 
 	"github.com/bmatcuk/doublestar/v4"
@@ -122,22 +125,60 @@ func load(in *Input, paths []string, stdin io.Reader, ignore []string) (*Input, 
 			return nil, &UsageError{fmt.Errorf("ignore pattern %q is not a valid glob", g)}
 		}
 	}
+	var files []*fileToLoad
 	for _, p := range paths {
 		if p == "-" {
 			data, err := readLimited(stdin)
-			in.add(&Source{Name: StdinName}, data, err)
+			files = append(files, &fileToLoad{src: &Source{Name: StdinName}, data: data, err: err, read: true})
 			continue
 		}
-		files, err := expand(p, ignore)
+		found, err := expand(p, ignore)
 		if err != nil {
 			return nil, err
 		}
-		for _, f := range files {
-			data, err := readFile(f)
-			in.add(&Source{Name: filepath.ToSlash(f), Path: f, JSON: strings.EqualFold(filepath.Ext(f), ".json")}, data, err)
+		for _, f := range found {
+			files = append(files, &fileToLoad{src: &Source{Name: filepath.ToSlash(f), Path: f, JSON: strings.EqualFold(filepath.Ext(f), ".json")}})
 		}
 	}
+	// Files are read and parsed on every core, each into its own part,
+	// and the parts joined in order: the same Input as one by one.
+	parts := make([]*Input, len(files))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(files)) {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(files) {
+					return
+				}
+				f := files[i]
+				if !f.read {
+					f.data, f.err = readFile(f.src.Path)
+				}
+				part := &Input{parseOnly: in.parseOnly}
+				part.add(f.src, f.data, f.err)
+				parts[i], files[i] = part, nil
+			}
+		})
+	}
+	wg.Wait()
+	for _, part := range parts {
+		in.Sources = append(in.Sources, part.Sources...)
+		in.Documents = append(in.Documents, part.Documents...)
+		in.Problems = append(in.Problems, part.Problems...)
+		in.Parsed += part.Parsed
+	}
 	return in, nil
+}
+
+// fileToLoad is one input file; stdin is read before the files are
+// loaded in parallel.
+type fileToLoad struct {
+	src  *Source
+	data []byte
+	err  error
+	read bool
 }
 
 // expand lists the manifest files under p: p itself if it is a file, or
