@@ -6,7 +6,7 @@
 #      on loopback, under open-loop load at fixed rates and at maximum rate,
 #      with a real kube-apiserver and etcd behind gjallar's cache.
 #
-#   bench/run.sh           # the full run (about 10 minutes on 2 cores)
+#   bench/run.sh           # the full run (about 12 minutes on 2 cores)
 #   bench/run.sh --quick   # smaller corpora, shorter phases (about 3 minutes)
 #
 # Needs Go, and the envtest binaries (tools/envtest-bins.sh builds them on
@@ -21,10 +21,10 @@ CONFTEST_VERSION=v0.71.1
 SIZES=100,1000,10000,100000
 RUNS=3
 RATES=250,500,1000,2000
-PHASE=10s
+SLICE=5s REPEAT=3 # each phase: 3 slices of 5 s per server, alternating
 STACKS=500
 if [ "${1:-}" = "--quick" ]; then
-  SIZES=100,1000,10000 RUNS=1 PHASE=3s STACKS=200
+  SIZES=100,1000,10000 RUNS=1 SLICE=3s REPEAT=1 STACKS=200
 elif [ -n "${1:-}" ]; then
   echo "usage: bench/run.sh [--quick]" >&2; exit 2
 fi
@@ -88,11 +88,10 @@ pids+=($!)
 
 echo "--- webhook: load" >&2
 rm -f "$WORK/webhook.jsonl"
-LOAD=(-ca "$CERTS/ca.crt" -rates "$RATES" -duration "$PHASE" -stacks "$STACKS" -json "$WORK/webhook.jsonl")
-"$BIN/loadgen" run -url "https://127.0.0.1:$FLOOR_PORT" -label floor -check-verdicts=false "${LOAD[@]}" >&2
-"$BIN/loadgen" run -url "https://127.0.0.1:$WEBHOOK_PORT" -label gjallar "${LOAD[@]}" >&2
+"$BIN/loadgen" run -targets "floor=https://127.0.0.1:$FLOOR_PORT,gjallar=https://127.0.0.1:$WEBHOOK_PORT" \
+  -ca "$CERTS/ca.crt" -rates "$RATES" -duration "$SLICE" -repeat "$REPEAT" -stacks "$STACKS" -json "$WORK/webhook.jsonl" >&2
 echo
-echo "### Webhook: gjallar vs the floor server ($STACKS stacks in the cluster, $PHASE per phase)"
+echo "### Webhook: gjallar vs the floor server ($STACKS stacks in the cluster, $REPEAT x $SLICE per phase and server)"
 echo
 "$BIN/loadgen" compare "$WORK/webhook.jsonl"
 echo

@@ -5,7 +5,7 @@
 // also serves the floor the webhook is compared against.
 //
 //	loadgen floor -addr 127.0.0.1:9444 -cert-dir DIR
-//	loadgen run -url https://127.0.0.1:9443 -ca DIR/ca.crt -rates 250,500,1000,2000
+//	loadgen run -targets floor=https://127.0.0.1:9444,gjallar=https://127.0.0.1:9443 -ca DIR/ca.crt
 //
 // Only loopback addresses are accepted, for both.
 // compare, port and wait are helpers for bench/run.sh.
@@ -43,7 +43,7 @@ func main() {
 
 func usage() {
 	fmt.Fprintln(os.Stderr, `usage: loadgen floor -addr 127.0.0.1:PORT -cert-dir DIR
-       loadgen run -url https://127.0.0.1:PORT -ca FILE [-rates 250,500,1000,2000] [-duration 10s] [-json FILE]
+       loadgen run -targets LABEL=https://127.0.0.1:PORT,... -ca FILE [-rates 250,500,1000,2000] [-duration 5s] [-repeat 2] [-json FILE]
        loadgen compare [-base floor] FILE   (a Markdown table of run -json output)
        loadgen port                         (print a free port on 127.0.0.1)
        loadgen wait -url http://127.0.0.1:PORT/readyz`)

@@ -31,8 +31,9 @@ type Phase struct {
 	Label string `json:"label"`
 	// Rate is the open-loop target in requests per second; 0 for the
 	// closed-loop maximum-rate phase.
-	Rate     float64 `json:"rate"`
-	Clients  int     `json:"clients,omitempty"`
+	Rate    float64 `json:"rate"`
+	Clients int     `json:"clients,omitempty"`
+	// Duration is the measured time, all slices of the phase together.
 	Duration float64 `json:"durationSeconds"`
 	Sent     int     `json:"sent"`
 	OK       int     `json:"ok"`
@@ -51,28 +52,21 @@ type Phase struct {
 
 func runMain(args []string) error {
 	fs := flag.NewFlagSet("run", flag.ExitOnError)
-	target := fs.String("url", "", "the webhook's base URL, https://127.0.0.1:PORT")
-	caFile := fs.String("ca", "", "CA certificate the webhook's serving certificate is signed by")
-	label := fs.String("label", "webhook", "name of the server in the report")
+	targetsFlag := fs.String("targets", "", "servers to load, label=https://127.0.0.1:PORT, comma-separated; phases alternate between them")
+	caFile := fs.String("ca", "", "CA certificate the servers' certificates are signed by")
+	unchecked := fs.String("unchecked", "floor", "comma-separated labels whose verdicts are not checked (the floor allows everything)")
 	ratesFlag := fs.String("rates", "250,500,1000,2000", "open-loop rates, requests per second")
-	duration := fs.Duration("duration", 10*time.Second, "length of each phase")
-	warmup := fs.Duration("warmup", 2*time.Second, "unmeasured load at 200 requests/s before the phases")
+	duration := fs.Duration("duration", 5*time.Second, "length of one slice of a phase")
+	repeat := fs.Int("repeat", 2, "slices per phase and server, alternating between the servers so that both see the same machine; their samples are pooled")
+	warmup := fs.Bool("warmup", true, "send the whole mix once to each server, unmeasured, at 500 requests/s: the steady state is what a long-running webhook sees")
 	clients := fs.Int("max-clients", 32, "concurrent clients of the maximum-rate phase (0 skips it)")
 	conns := fs.Int("conns", 64, "keep-alive connections at most; requests beyond wait for one, and the wait counts")
 	timeout := fs.Duration("timeout", 10*time.Second, "per-request time-out (the API server's default for webhooks)")
 	stacks := fs.Int("stacks", 500, "stacks in the mix; the cluster should hold their compliant versions")
 	wrongEvery := fs.Int("wrong-every", 4, "one stack in this many re-applies a mistake")
-	checkVerdicts := fs.Bool("check-verdicts", true, "count answers that allow what should be denied or the reverse (off for the floor)")
 	jsonOut := fs.String("json", "", "append the phases as JSON lines to this file")
 	fs.Parse(args)
 
-	u, err := url.Parse(*target)
-	if err != nil || u.Scheme != "https" {
-		return fmt.Errorf("-url must be https://127.0.0.1:PORT")
-	}
-	if err := requireLoopback(u.Host); err != nil {
-		return err
-	}
 	var rates []float64
 	for _, s := range strings.Split(*ratesFlag, ",") {
 		if s = strings.TrimSpace(s); s == "" {
@@ -96,36 +90,62 @@ func runMain(args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(os.Stderr, "loadgen: %s: mix of %d requests (%s)\n", *label, len(mix), corpus.Summarize(mix))
+	fmt.Fprintf(os.Stderr, "loadgen: mix of %d requests (%s)\n", len(mix), corpus.Summarize(mix))
 
-	g := &generator{
-		base: strings.TrimSuffix(*target, "/"), mix: mix, checkVerdicts: *checkVerdicts, timeout: *timeout,
-		client: &http.Client{Transport: &http.Transport{
-			TLSClientConfig:   &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12},
-			ForceAttemptHTTP2: false,
-			// A bounded pool, as the API server keeps to each webhook: an
-			// overloaded server makes requests queue (measured from their
-			// scheduled time) instead of opening ever more connections.
-			MaxConnsPerHost:     *conns,
-			MaxIdleConns:        *conns,
-			MaxIdleConnsPerHost: *conns,
-			DisableCompression:  true,
-			IdleConnTimeout:     90 * time.Second,
-		}},
+	var gens []*generator
+	for _, t := range strings.Split(*targetsFlag, ",") {
+		label, target, ok := strings.Cut(strings.TrimSpace(t), "=")
+		u, err := url.Parse(target)
+		if !ok || err != nil || u.Scheme != "https" {
+			return fmt.Errorf("-targets: want label=https://127.0.0.1:PORT, got %q", t)
+		}
+		if err := requireLoopback(u.Host); err != nil {
+			return err
+		}
+		gens = append(gens, &generator{
+			label: label, base: strings.TrimSuffix(target, "/"), mix: mix, timeout: *timeout,
+			checkVerdicts: !slices.Contains(strings.Split(*unchecked, ","), label),
+			client: &http.Client{Transport: &http.Transport{
+				TLSClientConfig:   &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12},
+				ForceAttemptHTTP2: false,
+				// A bounded pool, as the API server keeps to each webhook: an
+				// overloaded server makes requests queue (measured from their
+				// scheduled time) instead of opening ever more connections.
+				MaxConnsPerHost:     *conns,
+				MaxIdleConns:        *conns,
+				MaxIdleConnsPerHost: *conns,
+				DisableCompression:  true,
+				IdleConnTimeout:     90 * time.Second,
+			}},
+		})
 	}
-	if *warmup > 0 {
-		g.openLoop("warmup", 200, *warmup)
+	if *warmup {
+		for _, g := range gens {
+			g.openLoop(500, time.Duration(len(mix))*time.Second/500)
+		}
 	}
 	var phases []Phase
+	measure := func(rate float64, clients int, run func(g *generator) ([]sample, time.Duration)) {
+		pooled := make([][]sample, len(gens))
+		elapsed := make([]time.Duration, len(gens))
+		for range *repeat {
+			for i, g := range gens {
+				smp, d := run(g)
+				pooled[i] = append(pooled[i], smp...)
+				elapsed[i] += d
+			}
+		}
+		for i, g := range gens {
+			p := summarize(g.label, rate, clients, elapsed[i], pooled[i])
+			phases = append(phases, p)
+			printPhase(p)
+		}
+	}
 	for _, r := range rates {
-		p := g.openLoop(*label, r, *duration)
-		phases = append(phases, p)
-		printPhase(p)
+		measure(r, 0, func(g *generator) ([]sample, time.Duration) { return g.openLoop(r, *duration) })
 	}
 	if *clients > 0 {
-		p := g.closedLoop(*label, *clients, *duration)
-		phases = append(phases, p)
-		printPhase(p)
+		measure(0, *clients, func(g *generator) ([]sample, time.Duration) { return g.closedLoop(*clients, *duration) })
 	}
 	if *jsonOut != "" {
 		f, err := os.OpenFile(*jsonOut, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
@@ -144,6 +164,7 @@ func runMain(args []string) error {
 }
 
 type generator struct {
+	label         string
 	base          string
 	mix           []corpus.Review
 	client        *http.Client
@@ -164,7 +185,7 @@ type sample struct {
 // time whatever the answers before it, and measures each from that time:
 // when the server falls behind, the wait shows in the latency instead of
 // silently lowering the rate (no coordinated omission).
-func (g *generator) openLoop(label string, rate float64, d time.Duration) Phase {
+func (g *generator) openLoop(rate float64, d time.Duration) ([]sample, time.Duration) {
 	n := int(rate * d.Seconds())
 	samples := make([]sample, n)
 	interval := time.Duration(float64(time.Second) / rate)
@@ -178,12 +199,12 @@ func (g *generator) openLoop(label string, rate float64, d time.Duration) Phase 
 		wg.Go(func() { samples[i] = g.send(at) })
 	}
 	wg.Wait()
-	return summarize(label, rate, 0, time.Since(start), samples)
+	return samples, time.Since(start)
 }
 
 // closedLoop runs clients that each send the next request as soon as the
 // last is answered, for d: the server's maximum throughput.
-func (g *generator) closedLoop(label string, clients int, d time.Duration) Phase {
+func (g *generator) closedLoop(clients int, d time.Duration) ([]sample, time.Duration) {
 	var mu sync.Mutex
 	var samples []sample
 	var wg sync.WaitGroup
@@ -201,7 +222,7 @@ func (g *generator) closedLoop(label string, clients int, d time.Duration) Phase
 		})
 	}
 	wg.Wait()
-	return summarize(label, 0, clients, time.Since(start), samples)
+	return samples, time.Since(start)
 }
 
 // send posts the next request of the mix with a fresh UID and checks the
