@@ -45,6 +45,8 @@ echo
 echo "- $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -sr)"
 echo "- $(go version), gjallar $(git rev-parse --short HEAD)$(git diff --quiet || echo '-dirty')"
 echo "- work directory: $WORK"
+# Anything else running on the machine shows in the figures: say so.
+echo "- load average before the lint runs: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 echo "--- building" >&2
 go build -trimpath -o "$BIN/gjallar" ./cmd/gjallar
@@ -87,6 +89,7 @@ pids+=($!)
 "$BIN/loadgen" wait -url "http://127.0.0.1:$PROBE_PORT/readyz"
 
 echo "--- webhook: load" >&2
+echo "- load average before the webhook runs: $(cut -d' ' -f1-3 /proc/loadavg) (the control plane is idle)"
 rm -f "$WORK/webhook.jsonl"
 "$BIN/loadgen" run -targets "floor=https://127.0.0.1:$FLOOR_PORT,gjallar=https://127.0.0.1:$WEBHOOK_PORT" \
   -ca "$CERTS/ca.crt" -rates "$RATES" -duration "$SLICE" -repeat "$REPEAT" -stacks "$STACKS" -json "$WORK/webhook.jsonl" >&2
