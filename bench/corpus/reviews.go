@@ -72,7 +72,10 @@ func Reviews(stacks, wrongEvery int) ([]Review, error) {
 			return nil
 		}
 		deniedIf := func(doc int) Verdict {
-			if d.Doc() == doc {
+			// An update that changes only the config hash (a stale one,
+			// here) is the mutating webhook's to fix, and validation lets
+			// it through.
+			if d.Doc() == doc && d != DefectConfigHash {
 				return Denied
 			}
 			return Allowed
