@@ -55,6 +55,14 @@ func newWebhookCommand() *cobra.Command {
 				if err != nil {
 					return usageErr(err)
 				}
+				if cfg.QPS == 0 {
+					// As ctrl.GetConfig (in the cluster): no client-side rate
+					// limit, the API server's priority and fairness decides.
+					// client-go's default of 5 reads/s made the mutating
+					// webhook's live ConfigMap reads queue for seconds under
+					// load, holding every connection (BENCHMARKS.md).
+					cfg.QPS = -1
+				}
 				o.RestConfig = cfg
 			}
 			pf := policyFlags{paths: policyPaths, namespaces: packages, allNamespaces: allPackages, noBuiltin: noBuiltin, regoVersion: regoVersion}
