@@ -155,14 +155,15 @@ func writeFile(src *Source, text []byte) error {
 // rest of the file as it was: comments, key order and formatting survive.
 func planEdit(d *Document, e rules.Edit) (textEdit, error) {
 	src := d.Source
-	if d.Node == nil {
+	root := d.Node()
+	if root == nil {
 		s, ok := e.Value.(string)
 		if len(e.Path) != 0 || !ok {
 			return textEdit{}, fmt.Errorf("unsupported edit of a standalone config")
 		}
 		return textEdit{0, len(src.Text), s}, nil
 	}
-	node, key, depth := walk(d.Node, e.Path)
+	node, key, depth := walk(root, e.Path)
 	if depth == len(e.Path) {
 		return replaceScalar(d, node, key, e.Value)
 	}

@@ -6,7 +6,10 @@ package lint
 
 import (
 	"io"
+	"runtime"
 	"sort"
+	"sync"
+	"sync/atomic"
 
 	"github.com/gjallar-dev/gjallar/rules"
 )
@@ -42,6 +45,7 @@ func (r *Report) Count(min rules.Severity) int {
 
 // Lint loads the input and checks it.
 func Lint(engine *rules.Engine, opts Options) (*Report, *Input, error) {
+	go engine.Warm() // on the other core while this one reads
 	in, err := Load(opts.Paths, opts.Stdin, opts.Ignore)
 	if err != nil {
 		return nil, nil, err
@@ -66,14 +70,38 @@ func Check(engine *rules.Engine, in *Input) *Report {
 			rep.Findings = append(rep.Findings, p)
 		}
 	}
-	for _, d := range in.Documents {
-		for _, f := range run.Check(d.Object) {
+	found := checkAll(run, in.Documents)
+	for i, d := range in.Documents {
+		for _, f := range found[i] {
 			line, col := d.locate(f)
 			rep.Findings = append(rep.Findings, Located{Finding: f, File: d.Source.Name, Line: line, Column: col, doc: d})
 		}
 	}
 	SortFindings(rep.Findings)
 	return rep
+}
+
+// checkAll checks the documents on every core: a run is safe for
+// concurrent Check calls, and the objects are independent once the index
+// is built. Locating findings stays serial, since documents of one file
+// share its line index.
+func checkAll(run *rules.Run, docs []*Document) [][]rules.Finding {
+	found := make([][]rules.Finding, len(docs))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(docs)) {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(docs) {
+					return
+				}
+				found[i] = run.Check(docs[i].Object)
+			}
+		})
+	}
+	wg.Wait()
+	return found
 }
 
 // SortFindings orders findings by file, position, rule and message, so

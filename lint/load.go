@@ -9,9 +9,12 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"unicode/utf8"
 
 	"github.com/bmatcuk/doublestar/v4"
@@ -46,13 +49,39 @@ type Source struct {
 // findings in it.
 type Document struct {
 	Source *Source
-	// Node is the object's mapping node; nil for a standalone Bifrost config,
-	// whose positions come from its JSON text.
-	Node *yaml.Node
 	// LineBase is added to node lines: files are parsed one document at a
 	// time, so node lines count from the document's start.
 	LineBase int
 	Object   *rules.Object
+
+	// text is the YAML document the object came from, and item its index
+	// in the document's items when it is an item of a List (else -1); nil
+	// for a standalone Bifrost config, whose positions come from its JSON
+	// text. The node tree is not kept after loading: it takes several
+	// times the memory of the object itself, and only documents with
+	// findings or fixes need it, so Node parses it again.
+	text []byte
+	item int
+	node *yaml.Node
+}
+
+// Node is the object's YAML node, for positions and text edits; nil for a
+// standalone Bifrost config. It parses the document again on first use.
+func (d *Document) Node() *yaml.Node {
+	if d.node != nil || d.text == nil {
+		return d.node
+	}
+	var root yaml.Node
+	if err := yaml.Unmarshal(d.text, &root); err != nil || len(root.Content) == 0 {
+		return nil // cannot happen: the same text parsed when it was loaded
+	}
+	d.node = root.Content[0]
+	if d.item >= 0 {
+		if items := mappingChild(d.node, "items"); items != nil && items.Kind == yaml.SequenceNode && d.item < len(items.Content) {
+			d.node = items.Content[d.item]
+		}
+	}
+	return d.node
 }
 
 // Input is everything read from the paths: the objects and what could not
@@ -63,6 +92,10 @@ type Input struct {
 	Sources   []*Source
 	Documents []*Document
 	Problems  []Located
+	// Parsed counts the non-empty documents parsed into YAML nodes; with
+	// parseOnly (Parse) that is where loading stops.
+	Parsed    int
+	parseOnly bool
 }
 
 // UsageError is bad invocation (a path that does not exist), as opposed to
@@ -75,28 +108,77 @@ func (e *UsageError) Unwrap() error { return e.Err }
 // Load reads the files and directories named by paths ("-" is stdin),
 // skipping files that match an ignore glob.
 func Load(paths []string, stdin io.Reader, ignore []string) (*Input, error) {
+	return load(&Input{}, paths, stdin, ignore)
+}
+
+// Parse walks, reads, splits and parses the input exactly as Load does,
+// but stops at the YAML node trees and keeps none of them: the floor that
+// benchmarks compare a lint against. The Input holds the sources, parse
+// problems and the count of parsed documents, no Documents.
+func Parse(paths []string, stdin io.Reader, ignore []string) (*Input, error) {
+	return load(&Input{parseOnly: true}, paths, stdin, ignore)
+}
+
+func load(in *Input, paths []string, stdin io.Reader, ignore []string) (*Input, error) {
 	for _, g := range ignore {
 		if !doublestar.ValidatePattern(g) {
 			return nil, &UsageError{fmt.Errorf("ignore pattern %q is not a valid glob", g)}
 		}
 	}
-	in := &Input{}
+	var files []*fileToLoad
 	for _, p := range paths {
 		if p == "-" {
 			data, err := readLimited(stdin)
-			in.add(&Source{Name: StdinName}, data, err)
+			files = append(files, &fileToLoad{src: &Source{Name: StdinName}, data: data, err: err, read: true})
 			continue
 		}
-		files, err := expand(p, ignore)
+		found, err := expand(p, ignore)
 		if err != nil {
 			return nil, err
 		}
-		for _, f := range files {
-			data, err := readFile(f)
-			in.add(&Source{Name: filepath.ToSlash(f), Path: f, JSON: strings.EqualFold(filepath.Ext(f), ".json")}, data, err)
+		for _, f := range found {
+			files = append(files, &fileToLoad{src: &Source{Name: filepath.ToSlash(f), Path: f, JSON: strings.EqualFold(filepath.Ext(f), ".json")}})
 		}
 	}
+	// Files are read and parsed on every core, each into its own part,
+	// and the parts joined in order: the same Input as one by one.
+	parts := make([]*Input, len(files))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(files)) {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(files) {
+					return
+				}
+				f := files[i]
+				if !f.read {
+					f.data, f.err = readFile(f.src.Path)
+				}
+				part := &Input{parseOnly: in.parseOnly}
+				part.add(f.src, f.data, f.err)
+				parts[i], files[i] = part, nil
+			}
+		})
+	}
+	wg.Wait()
+	for _, part := range parts {
+		in.Sources = append(in.Sources, part.Sources...)
+		in.Documents = append(in.Documents, part.Documents...)
+		in.Problems = append(in.Problems, part.Problems...)
+		in.Parsed += part.Parsed
+	}
 	return in, nil
+}
+
+// fileToLoad is one input file; stdin is read before the files are
+// loaded in parallel.
+type fileToLoad struct {
+	src  *Source
+	data []byte
+	err  error
+	read bool
 }
 
 // expand lists the manifest files under p: p itself if it is a file, or
@@ -213,10 +295,16 @@ func (in *Input) add(src *Source, data []byte, readErr error) {
 	}
 	if src.JSON {
 		in.addChunk(src, data, 1)
+		if in.parseOnly {
+			src.Text = nil
+		}
 		return
 	}
 	for _, c := range splitDocuments(data) {
 		in.addChunk(src, c.text, c.line)
+	}
+	if in.parseOnly {
+		src.Text = nil // the floor keeps nothing per file
 	}
 }
 
@@ -298,6 +386,10 @@ func (in *Input) addChunk(src *Source, text []byte, firstLine int) {
 	if root.Kind == 0 || len(root.Content) == 0 {
 		return // empty document or only comments
 	}
+	in.Parsed++
+	if in.parseOnly {
+		return // the benchmark floor: parsed into nodes, nothing kept
+	}
 	base := firstLine - 1
 	node := root.Content[0]
 	v, err := newConverter(&root).value(&root, 0)
@@ -315,35 +407,29 @@ func (in *Input) addChunk(src *Source, text []byte, firstLine int) {
 	}
 	if content["apiVersion"] == nil && content["kind"] == nil && path.Base(src.Name) == rules.AiderConfigFileName {
 		// A client config, not an object; its YAML node gives findings their lines.
-		in.Documents = append(in.Documents, &Document{Source: src, Node: node, LineBase: base, Object: rules.NewAiderConfigFile(src.Name, content)})
+		in.Documents = append(in.Documents, &Document{Source: src, text: text, item: -1, LineBase: base, Object: rules.NewAiderConfigFile(src.Name, content)})
 		return
 	}
-	in.addObject(src, node, base, content, 0)
+	in.addObject(src, text, -1, base, content)
 }
 
-// addObject adds an object, or the items of a List.
-func (in *Input) addObject(src *Source, node *yaml.Node, base int, content map[string]any, depth int) {
+// addObject adds an object, or the items of a List; item is the object's
+// index among its List's items, -1 for a document of its own.
+func (in *Input) addObject(src *Source, text []byte, item, base int, content map[string]any) {
 	apiVersion, _ := content["apiVersion"].(string)
 	kind, _ := content["kind"].(string)
 	if apiVersion == "" || kind == "" {
 		return // not a Kubernetes object (values files, CI configs, ...)
 	}
-	if items, ok := content["items"].([]any); ok && strings.HasSuffix(kind, "List") && depth == 0 {
-		itemNodes := mappingChild(node, "items")
+	if items, ok := content["items"].([]any); ok && strings.HasSuffix(kind, "List") && item < 0 {
 		for i, it := range items {
-			m, ok := it.(map[string]any)
-			if !ok {
-				continue
+			if m, ok := it.(map[string]any); ok {
+				in.addObject(src, text, i, base, m)
 			}
-			n := node
-			if itemNodes != nil && itemNodes.Kind == yaml.SequenceNode && i < len(itemNodes.Content) {
-				n = itemNodes.Content[i]
-			}
-			in.addObject(src, n, base, m, depth+1)
 		}
 		return
 	}
-	in.Documents = append(in.Documents, &Document{Source: src, Node: node, LineBase: base, Object: rules.NewObject(content)})
+	in.Documents = append(in.Documents, &Document{Source: src, text: text, item: item, LineBase: base, Object: rules.NewObject(content)})
 }
 
 func mappingChild(n *yaml.Node, key string) *yaml.Node {

@@ -297,3 +297,37 @@ func TestAiderConfigFiles(t *testing.T) {
 		t.Errorf("findings = %v, want the model line of .aider.conf.yml", found)
 	}
 }
+
+// TestParseIsLoadsFloor checks that the benchmark floor walks, splits and
+// parses what Load does: the same files, documents and parse errors.
+func TestParseIsLoadsFloor(t *testing.T) {
+	dir := writeFiles(t, map[string]string{
+		"a.yaml":        cmArray + "---\n" + cmArray + "---\n# only a comment\n",
+		"b/c.yml":       "apiVersion: v1\nkind: Service\nmetadata: {name: s}\n",
+		"broken.yaml":   "apiVersion: v1\nkind: [\n",
+		"config.json":   `{"providers": {"openai": {"keys": []}}}`,
+		".hidden/x.yml": cmArray,
+	})
+	loaded, err := Load([]string{dir}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	parsed, err := Parse([]string{dir}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(parsed.Sources) != len(loaded.Sources) || len(parsed.Problems) != len(loaded.Problems) {
+		t.Errorf("Parse read %d files with %d problems, Load %d with %d", len(parsed.Sources), len(parsed.Problems), len(loaded.Sources), len(loaded.Problems))
+	}
+	if parsed.Parsed != loaded.Parsed || parsed.Parsed != 4 {
+		t.Errorf("Parse parsed %d documents, Load %d, want 4", parsed.Parsed, loaded.Parsed)
+	}
+	if len(parsed.Documents) != 0 {
+		t.Errorf("Parse kept %d documents", len(parsed.Documents))
+	}
+	for _, s := range parsed.Sources {
+		if s.Text != nil {
+			t.Errorf("Parse kept the text of %s", s.Name)
+		}
+	}
+}

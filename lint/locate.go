@@ -59,14 +59,15 @@ func walk(root *yaml.Node, path rules.Path) (node, key *yaml.Node, depth int) {
 // deepest field of its path that exists, or inside an embedded Bifrost
 // config, the JSON key's own line.
 func (d *Document) locate(f rules.Finding) (line, col int) {
-	if d.Node == nil {
+	root := d.Node()
+	if root == nil {
 		// A standalone Bifrost config: positions are offsets in its text.
 		if f.Config != nil {
 			return rules.LineCol(f.Config.Text, configOffset(f))
 		}
 		return 1, 1
 	}
-	node, key, depth := walk(d.Node, f.Path)
+	node, key, depth := walk(root, f.Path)
 	at := node
 	if key != nil {
 		at = key

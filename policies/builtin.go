@@ -10,6 +10,7 @@ import (
 
 	"github.com/open-policy-agent/opa/v1/storage"
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/gjallar-dev/gjallar/rules"
 )
@@ -41,6 +42,39 @@ func builtinFiles(tests bool) ([]regoFile, error) {
 		out = append(out, regoFile{name: name, text: string(b)})
 	}
 	return out, nil
+}
+
+// builtinKinds are the kinds each built-in policy package can report on,
+// as its rules test input.kind and input.apiVersion. When only built-in
+// packages run, an object of none of their kinds is not evaluated at all:
+// most objects are Deployments, Services and the like, and an evaluation
+// that finds nothing still costs tens of microseconds and kilobytes per
+// object. A user's package may look at any kind, so it turns this off.
+var builtinKinds = map[string][]schema.GroupKind{
+	"gjallar.builtin.endpoint_hostname": {
+		{Group: "gateway.networking.k8s.io", Kind: "Gateway"},
+		{Group: "gateway.networking.k8s.io", Kind: "HTTPRoute"},
+		{Group: "gateway.networking.k8s.io", Kind: "GRPCRoute"},
+		{Group: "gateway.networking.k8s.io", Kind: "TLSRoute"},
+	},
+	// ConfigMaps, and inputs without a kind: standalone config files.
+	"gjallar.builtin.plaintext_secret": {rules.ConfigMapKind, rules.BifrostConfigKind, rules.AiderConfigKind},
+}
+
+// evaluatedKinds is the union of the packages' kinds, or nil when some
+// package may look at any kind.
+func evaluatedKinds(packages []string) map[schema.GroupKind]bool {
+	out := map[schema.GroupKind]bool{}
+	for _, pkg := range packages {
+		kinds, ok := builtinKinds[pkg]
+		if !ok {
+			return nil
+		}
+		for _, gk := range kinds {
+			out[gk] = true
+		}
+	}
+	return out
 }
 
 // HostnameOptions configures endpoint-hostname.

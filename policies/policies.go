@@ -26,6 +26,8 @@ import (
 	"github.com/open-policy-agent/opa/v1/rego"
 	"github.com/open-policy-agent/opa/v1/storage"
 
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
 	"github.com/gjallar-dev/gjallar/rules"
 )
 
@@ -107,6 +109,9 @@ type Set struct {
 	rules   []*rules.Rule
 	files   int
 	timeout time.Duration
+	// kinds, when not nil, are the only kinds any selected package can
+	// report on (builtinKinds); other objects are not evaluated.
+	kinds map[schema.GroupKind]bool
 }
 
 // pkgQueries are the prepared queries of one package.
@@ -163,6 +168,7 @@ func Load(opts Options) (*Set, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.kinds = evaluatedKinds(selected)
 	ctx := context.Background()
 	for _, pkg := range selected {
 		pq, err := s.preparePackage(ctx, src, pkg, meta)

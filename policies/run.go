@@ -34,6 +34,9 @@ type run struct {
 // Check evaluates every selected rule against obj. A rule that fails to
 // evaluate yields a policy-error finding and does not stop the others.
 func (r *run) Check(obj *rules.Object) []rules.Finding {
+	if r.set.kinds != nil && !r.set.kinds[obj.GroupKind()] {
+		return nil
+	}
 	input := r.input(obj)
 	if input == nil || len(r.set.packages) == 0 {
 		return nil

@@ -27,6 +27,10 @@ type Rule struct {
 	// into it as JSON, unknown fields rejected.
 	Options func() any
 	Check   func(c *Context, obj *Object)
+	// Warm, if set, does the once-per-process setup the rule's first Check
+	// would otherwise pay for (compiling a schema), so that a caller can
+	// do it ahead, alongside other work.
+	Warm func()
 }
 
 // Finding is one problem found in one object.
@@ -114,7 +118,24 @@ func (c *Context) ReportConfig(cfg *BifrostConfig, at Path, f Finding) {
 // request) and hands it to every rule and object that asks with the same
 // key; rules use it for facts derived from the whole index.
 func (c *Context) Shared(key string, compute func() any) any {
+	if c.run == nil {
+		return compute() // a bare Context, as tests build: nothing to share with
+	}
 	return c.run.shared(key, compute)
+}
+
+// SharedOver is Shared for a fact computed only from the index's objects
+// of the given kinds. When the index can tell that none of them changed
+// since the fact was computed (the webhook's cluster cache, from one
+// admission request to the next), the engine keeps the fact across runs
+// instead of reading every such object again per request; otherwise it is
+// computed once per run, as with Shared. compute must read nothing but
+// objects of those kinds, and the value must not be modified.
+func (c *Context) SharedOver(key string, kinds []schema.GroupKind, compute func() any) any {
+	if c.run == nil {
+		return compute()
+	}
+	return c.run.sharedOver(key, kinds, compute)
 }
 
 // Extension contributes findings from outside the built-in Go rules: Rego
@@ -139,6 +160,20 @@ type Engine struct {
 	byKind map[schema.GroupKind][]*boundRule
 	all    []*boundRule
 	exts   []Extension
+
+	// facts keeps SharedOver values across runs over a Versioned index:
+	// factKey -> *fact.
+	facts sync.Map
+}
+
+type factKey struct {
+	scope any
+	key   string
+}
+
+type fact struct {
+	version uint64
+	v       any
 }
 
 type boundRule struct {
@@ -200,6 +235,16 @@ func (e *Engine) Known(id string) bool {
 	return ok
 }
 
+// Warm does the once-per-process setup of the enabled rules (Rule.Warm):
+// lint runs it while it reads the files, the webhook before it serves.
+func (e *Engine) Warm() {
+	for _, b := range e.all {
+		if !b.disabled && b.Warm != nil {
+			b.Warm()
+		}
+	}
+}
+
 // Enabled reports whether a rule is known and not disabled by the config.
 func (e *Engine) Enabled(id string) bool {
 	b, ok := e.byID[id]
@@ -259,6 +304,27 @@ func (r *Run) shared(key string, compute func() any) any {
 	r.mu.Unlock()
 	s.once.Do(func() { s.v = compute() })
 	return s.v
+}
+
+func (r *Run) sharedOver(key string, kinds []schema.GroupKind, compute func() any) any {
+	vi, ok := r.index.(Versioned)
+	if !ok {
+		return r.shared(key, compute)
+	}
+	scope, version, ok := vi.Version(kinds)
+	if !ok {
+		return r.shared(key, compute)
+	}
+	fk := factKey{scope, key}
+	if f, ok := r.engine.facts.Load(fk); ok && f.(*fact).version == version {
+		return f.(*fact).v
+	}
+	// The version was read before computing: a change made meanwhile
+	// leaves the fact stored under the older version, so the next run
+	// computes it again.
+	v := r.shared(key, compute)
+	r.engine.facts.Store(fk, &fact{version: version, v: v})
+	return v
 }
 
 // Check runs every enabled rule that looks at obj's kind and returns the

@@ -142,6 +142,49 @@ func TestSharedComputesOncePerRun(t *testing.T) {
 	}
 }
 
+// versionedIndex is a MemIndex that reports a version, as the webhook's
+// cluster cache does.
+type versionedIndex struct {
+	*MemIndex
+	version uint64
+}
+
+func (v *versionedIndex) Version([]schema.GroupKind) (any, uint64, bool) {
+	return v.MemIndex, v.version, true
+}
+
+func TestSharedOverKeepsFactsWhileTheIndexIsUnchanged(t *testing.T) {
+	calls := 0
+	counting := &Rule{ID: "count", Severity: Info, Kinds: []schema.GroupKind{ConfigMapKind, ServiceKind},
+		Check: func(c *Context, obj *Object) {
+			c.SharedOver("k", []schema.GroupKind{ServiceKind}, func() any { calls++; return len(c.Index.List(ServiceKind, "")) })
+		}}
+	e, _ := NewEngine([]*Rule{counting}, nil)
+	idx := &versionedIndex{MemIndex: NewMemIndex(nil), version: 1}
+	check := func(base Index, obj *Object) {
+		e.NewRun(Overlay(base, obj)).Check(obj)
+	}
+	cm := configMap("c", nil, nil)
+	svc := NewObject(map[string]any{"apiVersion": "v1", "kind": "Service", "metadata": map[string]any{"name": "s", "namespace": "ai"}})
+	for _, step := range []struct {
+		name  string
+		run   func()
+		calls int
+	}{
+		{"first request", func() { check(idx, cm) }, 1},
+		{"same version", func() { check(idx, cm); check(idx, cm) }, 1},
+		{"an object of the fact's kind under review", func() { check(idx, svc) }, 2},
+		{"same version again", func() { check(idx, cm) }, 2},
+		{"a new version", func() { idx.version++; check(idx, cm) }, 3},
+		{"an index that cannot tell", func() { check(idx.MemIndex, cm); check(idx.MemIndex, cm) }, 5},
+	} {
+		step.run()
+		if calls != step.calls {
+			t.Fatalf("%s: computed %d times in all, want %d", step.name, calls, step.calls)
+		}
+	}
+}
+
 // countingExtension reports one finding per object and counts its runs.
 type countingExtension struct{ starts int }
 

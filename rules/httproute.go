@@ -2,6 +2,7 @@ package rules
 
 import (
 	"net/url"
+	"slices"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -229,7 +230,7 @@ func (s *servingRule) apply(path string) string {
 func servingRuleFor(c *Context, ns string, u *url.URL) *servingRule {
 	host := strings.ToLower(u.Hostname())
 	var best *servingRule
-	for _, route := range c.Index.List(HTTPRouteKind, "") {
+	for _, route := range routesByHost(c).candidates(host, ns) {
 		if !routeServesHost(route, host, ns) {
 			continue
 		}
@@ -245,6 +246,78 @@ func servingRuleFor(c *Context, ns string, u *url.URL) *servingRule {
 		}
 	}
 	return best
+}
+
+// routeHosts narrows the HTTPRoutes that may serve a host, so finding the
+// serving rule for each Bifrost config does not read every route: lint
+// over a whole tree would otherwise cost configs x routes.
+type routeHosts struct {
+	routes []*Object
+	// exact maps a lowercased hostname to the routes listing it, wildcard
+	// lists routes with a "*." hostname, and byParent the routes without
+	// hostnames by parent Gateway (namespace/name). Each holds positions in
+	// routes, ascending.
+	exact    map[string][]int
+	wildcard []int
+	byParent map[string][]int
+}
+
+// routesByHost indexes the run's HTTPRoutes once.
+func routesByHost(c *Context) *routeHosts {
+	return c.SharedOver("httproutes-by-host", []schema.GroupKind{HTTPRouteKind}, func() any {
+		rh := &routeHosts{routes: c.Index.List(HTTPRouteKind, ""), exact: map[string][]int{}, byParent: map[string][]int{}}
+		for i, route := range rh.routes {
+			names := routeHostnames(route)
+			if len(names) == 0 {
+				for _, p := range routeParents(route) {
+					if p.isGateway() {
+						k := p.Namespace + "/" + p.Name
+						rh.byParent[k] = appendOnce(rh.byParent[k], i)
+					}
+				}
+				continue
+			}
+			for _, h := range names {
+				h = strings.ToLower(h)
+				if strings.HasPrefix(h, "*") {
+					rh.wildcard = appendOnce(rh.wildcard, i)
+				} else {
+					rh.exact[h] = appendOnce(rh.exact[h], i)
+				}
+			}
+		}
+		return rh
+	}).(*routeHosts)
+}
+
+func appendOnce(list []int, i int) []int {
+	if n := len(list); n > 0 && list[n-1] == i {
+		return list
+	}
+	return append(list, i)
+}
+
+// candidates returns, in index order, the routes that may serve host: a
+// superset of those routeServesHost accepts.
+func (rh *routeHosts) candidates(host, ns string) []*Object {
+	lists := [][]int{rh.exact[host], rh.wildcard}
+	if name, svcNS, ok := serviceHost(host, ns); ok {
+		lists = append(lists, rh.byParent[svcNS+"/"+name])
+	}
+	var pos []int
+	for _, l := range lists {
+		pos = append(pos, l...)
+	}
+	if len(pos) == 0 {
+		return nil
+	}
+	slices.Sort(pos)
+	pos = slices.Compact(pos)
+	out := make([]*Object, len(pos))
+	for i, p := range pos {
+		out[i] = rh.routes[p]
+	}
+	return out
 }
 
 func routeServesHost(route *Object, host, ns string) bool {

@@ -1,6 +1,9 @@
 package rules
 
-import "testing"
+import (
+	"fmt"
+	"testing"
+)
 
 func TestPrefixCovers(t *testing.T) {
 	cases := []struct {
@@ -137,6 +140,56 @@ func TestHostnamesOverlap(t *testing.T) {
 	for _, c := range cases {
 		if got := hostnamesOverlap(c.a, c.b); got != c.ok {
 			t.Errorf("hostnamesOverlap(%v, %v) = %v, want %v", c.a, c.b, got, c.ok)
+		}
+	}
+}
+
+// TestRouteHostsCandidates checks that the per-run route index only
+// narrows: every route that serves a host is among its candidates, in the
+// index's order, so servingRuleFor picks the same rule as a full scan.
+func TestRouteHostsCandidates(t *testing.T) {
+	route := func(ns, name string, hostnames []any, parents ...string) *Object {
+		var refs []any
+		for _, p := range parents {
+			refs = append(refs, map[string]any{"name": p})
+		}
+		spec := map[string]any{"parentRefs": refs}
+		if hostnames != nil {
+			spec["hostnames"] = hostnames
+		}
+		return NewObject(map[string]any{
+			"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+			"metadata": map[string]any{"namespace": ns, "name": name}, "spec": spec,
+		})
+	}
+	routes := []*Object{
+		route("a", "exact", []any{"API.example.com", "api.example.com"}, "gw"),
+		route("a", "wild", []any{"*.example.com"}, "gw"),
+		route("a", "none", nil, "gw", "other"),
+		route("b", "none", nil, "edge"),
+		route("b", "mixed", []any{"langfuse.example.com", "*.internal"}, "edge"),
+		route("c", "empty", []any{}, "gw"),
+	}
+	idx := NewMemIndex(routes)
+	c := &Context{Index: idx}
+	for _, q := range []struct{ host, ns string }{
+		{"api.example.com", "a"}, {"x.example.com", "a"}, {"gw", "a"}, {"gw.a", "b"}, {"other.a.svc.cluster.local", "z"},
+		{"edge.b", "a"}, {"langfuse.example.com", ""}, {"db.internal", "b"}, {"gw", "c"}, {"nothing.example.org", "a"},
+	} {
+		var want []string
+		for _, r := range idx.List(HTTPRouteKind, "") {
+			if routeServesHost(r, q.host, q.ns) {
+				want = append(want, r.Namespace()+"/"+r.Name())
+			}
+		}
+		var got []string
+		for _, r := range routesByHost(c).candidates(q.host, q.ns) {
+			if routeServesHost(r, q.host, q.ns) {
+				got = append(got, r.Namespace()+"/"+r.Name())
+			}
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("host %q from %q: candidates serve %v, a full scan %v", q.host, q.ns, got, want)
 		}
 	}
 }

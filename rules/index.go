@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"slices"
 	"sort"
 
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -150,6 +151,18 @@ func kindKnown(idx Index, gk schema.GroupKind) bool {
 	return true
 }
 
+// Versioned is an Index that can tell when its objects of some kinds last
+// changed, so that facts derived from them (Context.SharedOver) can be kept
+// across runs: the webhook's cluster cache, which changes far less often
+// than admission requests arrive.
+type Versioned interface {
+	// Version returns a number that changes whenever an object of one of
+	// kinds is added, changed or removed, and the scope (a comparable value
+	// naming the underlying store) facts computed from it are kept under.
+	// ok is false when the index cannot tell.
+	Version(kinds []schema.GroupKind) (scope any, version uint64, ok bool)
+}
+
 // Overlay shows obj in place of whatever base holds under its name: the
 // webhook checks the incoming version of an object against a cache that
 // still holds the old one (or none).
@@ -177,6 +190,16 @@ func (o overlay) HasNamespace(ns string) bool {
 
 // Serves keeps the base's answer.
 func (o overlay) Serves(gk schema.GroupKind) bool { return kindKnown(o.base, gk) }
+
+// Version is the base's when obj is of none of kinds: a fact about those
+// kinds is then the same with or without obj.
+func (o overlay) Version(kinds []schema.GroupKind) (any, uint64, bool) {
+	vi, ok := o.base.(Versioned)
+	if !ok || slices.Contains(kinds, o.obj.gk) {
+		return nil, 0, false
+	}
+	return vi.Version(kinds)
+}
 
 func (o overlay) Kinds() []schema.GroupKind {
 	kinds := o.base.Kinds()

@@ -7,8 +7,10 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
 // BuiltinProviders are the provider names Bifrost knows without a
@@ -43,10 +45,13 @@ type modelOptions struct {
 
 func checkModelProviderPrefix(c *Context, obj *Object) {
 	opts := c.Options.(*modelOptions)
-	known := knownProviders(c, obj, opts)
+	// Only when there is a name to judge: the set reads every Bifrost config
+	// in the index, and for a ConfigMap under admission review that is done
+	// per request (it cannot be kept: the review may change the set).
+	known := sync.OnceValue(func() map[string]bool { return knownProviders(c, obj, opts) })
 	for _, cfg := range obj.BifrostConfigs() {
 		walkFallbacks(cfg.Doc, nil, func(at Path, name string) {
-			if what, fix := modelNameProblem(name, known); what != "" {
+			if what, fix := modelNameProblem(name, known()); what != "" {
 				c.ReportConfig(cfg, at, Finding{Message: fmt.Sprintf("fallback %s, so Bifrost silently drops it from the list; write %q", what, fix)})
 			}
 		})
@@ -71,7 +76,7 @@ func checkModelProviderPrefix(c *Context, obj *Object) {
 			if !isModelVar(e.name) {
 				continue
 			}
-			if what, fix := modelNameProblem(e.value, known); what != "" {
+			if what, fix := modelNameProblem(e.value, known()); what != "" {
 				c.Reportf(e.path, "container %q sends %s%s to Bifrost (%s points there): %s, so Bifrost cannot route it; write %q",
 					ctr.Name, e.name, e.origin, target, what, fix)
 			}
@@ -82,7 +87,7 @@ func checkModelProviderPrefix(c *Context, obj *Object) {
 // knownProviders is the builtin list, the configured extras, and every
 // provider declared in any Bifrost config in the index or in obj itself.
 func knownProviders(c *Context, obj *Object, opts *modelOptions) map[string]bool {
-	declared := c.Shared("bifrost-declared-providers", func() any {
+	declared := c.SharedOver("bifrost-declared-providers", bifrostConfigKinds, func() any {
 		set := map[string]bool{}
 		for _, gk := range bifrostConfigKinds {
 			for _, o := range c.Index.List(gk, "") {
@@ -295,10 +300,13 @@ func pointsAtBifrost(c *Context, ns, raw string, opts *modelOptions) bool {
 	return bifrostServices(c)[svcNS+"/"+labels[0]]
 }
 
+// bifrostServiceKinds are what bifrostServices reads.
+var bifrostServiceKinds = append([]schema.GroupKind{ServiceKind}, PodTemplateKinds...)
+
 // bifrostServices is the set of Services (ns/name) whose selector matches
 // the pod template of a workload running Bifrost, computed once per run.
 func bifrostServices(c *Context) map[string]bool {
-	return c.Shared("bifrost-services", func() any {
+	return c.SharedOver("bifrost-services", bifrostServiceKinds, func() any {
 		set := map[string]bool{}
 		for _, svc := range c.Index.List(ServiceKind, "") {
 			sel := stringMap(LookupMap(svc.Content, "spec", "selector"))

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"flag"
 	"fmt"
 	"net"
 	"net/http"
@@ -64,6 +65,12 @@ func TestMain(m *testing.M) {
 }
 
 func runSuite(m *testing.M) int {
+	flag.Parse()
+	if f := flag.Lookup("test.run"); f != nil && f.Value.String() == "^$" {
+		// No test will run (go test -run '^$' -bench .): the benchmarks
+		// need no control plane, so do not start one.
+		return m.Run()
+	}
 	assets := envtestAssets()
 	if assets == "" {
 		if os.Getenv("GJALLAR_REQUIRE_ENVTEST") != "" {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -51,6 +52,12 @@ type ClusterIndex struct {
 	// than once per admission request.
 	mu      sync.Mutex
 	objects map[types.UID]*wrapped
+
+	// versions counts the informer events of each cached kind, so that
+	// facts the rules derive from a kind (rules.Context.SharedOver) are
+	// kept across admission requests until it changes. Kinds not cached
+	// have no counter: the index never holds any, so they never change.
+	versions map[schema.GroupKind]*atomic.Uint64
 }
 
 type wrapped struct {
@@ -62,7 +69,8 @@ type wrapped struct {
 // serves and starts an informer for it; kinds that are not served are
 // skipped and reported in the returned list.
 func NewClusterIndex(ctx context.Context, c cache.Cache, mapper meta.RESTMapper, kinds []schema.GroupKind) (*ClusterIndex, []schema.GroupKind, error) {
-	idx := &ClusterIndex{reader: c, kinds: map[schema.GroupKind]schema.GroupVersionKind{}, objects: map[types.UID]*wrapped{}}
+	idx := &ClusterIndex{reader: c, kinds: map[schema.GroupKind]schema.GroupVersionKind{}, objects: map[types.UID]*wrapped{},
+		versions: map[schema.GroupKind]*atomic.Uint64{}}
 	var missing []schema.GroupKind
 	for _, gk := range kinds {
 		m, err := mapper.RESTMapping(gk)
@@ -79,8 +87,18 @@ func NewClusterIndex(ctx context.Context, c cache.Cache, mapper meta.RESTMapper,
 		if err != nil {
 			return nil, nil, fmt.Errorf("informer for %s: %w", gk, err)
 		}
-		// Forget wrappers of deleted objects.
-		if _, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{DeleteFunc: idx.forget}); err != nil {
+		// Count every change; forget wrappers of deleted objects. The
+		// informer updates its store before it calls handlers, so a fact
+		// computed in between is stored under the old count and computed
+		// again after the increment.
+		version := &atomic.Uint64{}
+		idx.versions[gk] = version
+		_, err = inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+			AddFunc:    func(any) { version.Add(1) },
+			UpdateFunc: func(any, any) { version.Add(1) },
+			DeleteFunc: func(obj any) { version.Add(1); idx.forget(obj) },
+		})
+		if err != nil {
 			return nil, nil, err
 		}
 		idx.kinds[gk] = m.GroupVersionKind
@@ -156,6 +174,18 @@ func (idx *ClusterIndex) List(gk schema.GroupKind, namespace string) []*rules.Ob
 		out = append(out, idx.wrap(&list.Items[i]))
 	}
 	return out
+}
+
+// Version implements rules.Versioned: the sum of the kinds' event counts,
+// which changes whenever any of them does.
+func (idx *ClusterIndex) Version(kinds []schema.GroupKind) (any, uint64, bool) {
+	var v uint64
+	for _, gk := range kinds {
+		if c, ok := idx.versions[gk]; ok {
+			v += c.Load()
+		}
+	}
+	return idx, v, true
 }
 
 // Kinds implements rules.Index.

@@ -65,8 +65,11 @@ type Options struct {
 	MutatingName       string
 	MetricsAddr        string
 	ProbeAddr          string
-	LeaderElect        bool
-	LeaderElectName    string
+	// PprofAddr serves net/http/pprof, for profiling under load; empty or
+	// "0" serves nothing.
+	PprofAddr       string
+	LeaderElect     bool
+	LeaderElectName string
 
 	// OnIndex, if set, receives the cluster index once it exists: for
 	// embedding gjallar, and for tests that wait for the cache.
@@ -128,6 +131,7 @@ func Run(ctx context.Context, o Options) error {
 		Scheme:                  scheme,
 		Metrics:                 metricsserver.Options{BindAddress: o.MetricsAddr},
 		HealthProbeBindAddress:  o.ProbeAddr,
+		PprofBindAddress:        o.PprofAddr,
 		LeaderElection:          o.LeaderElect,
 		LeaderElectionID:        o.LeaderElectName,
 		LeaderElectionNamespace: o.Namespace,
@@ -151,6 +155,7 @@ func Run(ctx context.Context, o Options) error {
 	if o.OnIndex != nil {
 		o.OnIndex(index)
 	}
+	engines.Warm() // so the first admission request does not compile the schema
 	holder := NewEngineHolder(engines)
 	restart := &RestartController{
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Index: index,

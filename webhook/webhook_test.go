@@ -309,3 +309,44 @@ func TestOwnedReplicaSetNotChecked(t *testing.T) {
 		t.Errorf("owned ReplicaSet: %v", err)
 	}
 }
+
+// TestFactsFollowTheCluster: facts derived from the whole cache (here the
+// providers declared in Bifrost configs) are kept across requests, and must
+// change as soon as the cache does.
+func TestFactsFollowTheCluster(t *testing.T) {
+	requireEnv(t)
+	ctx := context.Background()
+	ns := namespace(t, "facts")
+	app := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "chat", Namespace: ns},
+		Spec: appsv1.DeploymentSpec{
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "chat"}},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "chat"}},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "example.com/chat:1", Env: []corev1.EnvVar{
+					{Name: "OPENAI_BASE_URL", Value: "http://bifrost-service:8080/v1"},
+					{Name: "CHAT_MODEL", Value: "inhouse/glm-5"},
+				}}}},
+			},
+		},
+	}
+	dryRun := func() error { return suite.client.Create(ctx, app.DeepCopy(), client.DryRunAll) }
+	// Twice, so the second answer comes from the kept fact.
+	for range 2 {
+		if err := dryRun(); err == nil || !strings.Contains(err.Error(), "model-provider-prefix") {
+			t.Fatalf("before the provider is declared: %v, want a model-provider-prefix denial", err)
+		}
+	}
+	cm := &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Name: "inhouse-provider", Namespace: ns},
+		Data: map[string]string{"config.json": `{"providers": {"inhouse": {"keys": [{"name": "k", "value": "env.INHOUSE_KEY", "weight": 1, "models": ["*"]}],
+			"custom_provider_config": {"base_provider_type": "openai"}}}}`},
+	}
+	if err := suite.client.Create(ctx, cm); err != nil {
+		t.Fatal(err)
+	}
+	waitIndexed(t, "ConfigMap", ns, cm.Name, cm.ResourceVersion)
+	if err := waitFor(10*time.Second, func() bool { return dryRun() == nil }); err != nil {
+		t.Fatalf("the provider declared in ConfigMap %s never reached the webhook's facts: %v", cm.Name, dryRun())
+	}
+}
