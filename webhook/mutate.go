@@ -3,8 +3,10 @@ package webhook
 import (
 	"context"
 	"net/http"
+	"time"
 
 	"gomodules.xyz/jsonpatch/v2"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -49,8 +51,14 @@ func (m *Mutator) Handle(ctx context.Context, req admission.Request) admission.R
 			return admission.Allowed("")
 		}
 		if present && m.Live != nil {
-			live, _, ok := rules.DesiredConfigHash(obj, liveConfigMaps{Index: rules.Overlay(m.Index, obj), reader: m.Live, ctx: ctx})
-			if ok && live == have {
+			lctx, cancel := context.WithTimeout(ctx, liveReadTimeout)
+			defer cancel()
+			idx := &liveConfigMaps{Index: rules.Overlay(m.Index, obj), reader: m.Live, ctx: lctx}
+			live, _, ok := rules.DesiredConfigHash(obj, idx)
+			if idx.failed || (ok && live == have) {
+				// Unsure (the API server is slow or unreachable) or the
+				// object is right: leave its hash alone rather than risk
+				// writing a stale one; the restart controller settles it.
 				return admission.Allowed("")
 			}
 			if ok {
@@ -67,15 +75,24 @@ type liveConfigMaps struct {
 	rules.Index
 	reader client.Reader
 	ctx    context.Context
+	failed bool // a read failed for a reason other than absence
 }
 
-func (l liveConfigMaps) Get(gk schema.GroupKind, namespace, name string) *rules.Object {
+// liveReadTimeout bounds the live reads of one admission request, so a
+// burst of re-applied workloads cannot queue admission behind the API
+// server.
+const liveReadTimeout = time.Second
+
+func (l *liveConfigMaps) Get(gk schema.GroupKind, namespace, name string) *rules.Object {
 	if gk != rules.ConfigMapKind {
 		return l.Index.Get(gk, namespace, name)
 	}
 	u := &unstructured.Unstructured{}
 	u.SetGroupVersionKind(configMapGVK)
 	if err := l.reader.Get(l.ctx, client.ObjectKey{Namespace: namespace, Name: name}, u); err != nil {
+		if !apierrors.IsNotFound(err) {
+			l.failed = true
+		}
 		return nil
 	}
 	return rules.NewObject(u.Object)

@@ -10,6 +10,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
@@ -111,6 +112,18 @@ func TestMutatorTrustsLiveConfigOverALaggingCache(t *testing.T) {
 	resp := m.Handle(ctx, req)
 	if !resp.Allowed || len(resp.Patches) != 0 {
 		t.Errorf("the live hash was overwritten: %+v", resp.Patches)
+	}
+	// An API server that cannot be reached: unsure, so the hash is left
+	// alone rather than replaced by the cache's.
+	down := rest.CopyConfig(suite.cfg)
+	down.Host = "https://127.0.0.1:1"
+	unreachable, err := client.New(down, client.Options{Scheme: suite.client.Scheme()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Live = unreachable
+	if resp := m.Handle(ctx, req); !resp.Allowed || len(resp.Patches) != 0 {
+		t.Errorf("with the API server unreachable: %+v", resp.Patches)
 	}
 	// Without the live reader, the lagging cache would have won.
 	m.Live = nil
