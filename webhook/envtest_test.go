@@ -12,7 +12,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -33,6 +32,7 @@ import (
 	gatewayv1beta1 "sigs.k8s.io/gateway-api/apis/v1beta1"
 
 	"github.com/gjallar-dev/gjallar/charts"
+	"github.com/gjallar-dev/gjallar/internal/envtestbin"
 	"github.com/gjallar-dev/gjallar/policies"
 	"github.com/gjallar-dev/gjallar/rules"
 	"github.com/gjallar-dev/gjallar/webhook"
@@ -71,7 +71,7 @@ func runSuite(m *testing.M) int {
 		// need no control plane, so do not start one.
 		return m.Run()
 	}
-	assets := envtestAssets()
+	assets := envtestbin.Dir()
 	if assets == "" {
 		if os.Getenv("GJALLAR_REQUIRE_ENVTEST") != "" {
 			fmt.Fprintln(os.Stderr, "GJALLAR_REQUIRE_ENVTEST is set but no kube-apiserver/etcd were found; run tools/envtest-bins.sh")
@@ -124,32 +124,6 @@ func requireEnv(t *testing.T) {
 	if !suite.available {
 		t.Skip("no envtest binaries (tools/envtest-bins.sh builds them)")
 	}
-}
-
-// envtestAssets finds the binaries: KUBEBUILDER_ASSETS, else the newest
-// build in the cache tools/envtest-bins.sh writes.
-func envtestAssets() string {
-	if dir := os.Getenv("KUBEBUILDER_ASSETS"); dir != "" {
-		return dir
-	}
-	root := os.Getenv("GJALLAR_CACHE")
-	if root == "" {
-		home, _ := os.UserHomeDir()
-		root = filepath.Join(home, ".cache", "gjallar")
-	}
-	dirs, _ := filepath.Glob(filepath.Join(root, "envtest", "*"))
-	sort.Strings(dirs)
-	for i := len(dirs) - 1; i >= 0; i-- {
-		if isExec(filepath.Join(dirs[i], "kube-apiserver")) && isExec(filepath.Join(dirs[i], "etcd")) {
-			return dirs[i]
-		}
-	}
-	return ""
-}
-
-func isExec(p string) bool {
-	st, err := os.Stat(p)
-	return err == nil && st.Mode()&0o111 != 0
 }
 
 func moduleDir(mod string) (string, error) {

@@ -41,6 +41,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/gjallar-dev/gjallar/bench/corpus"
+	"github.com/gjallar-dev/gjallar/internal/envtestbin"
 )
 
 func main() {
@@ -70,7 +71,7 @@ func main() {
 
 func run(dir, assets, crds, ready string, stacks, workers int) error {
 	if assets == "" {
-		assets = cachedAssets()
+		assets = envtestbin.Dir()
 	}
 	if assets == "" {
 		return errors.New("no kube-apiserver/etcd: run tools/envtest-bins.sh or set KUBEBUILDER_ASSETS")
@@ -254,26 +255,4 @@ func writeCerts(dir string) error {
 		}
 	}
 	return nil
-}
-
-// cachedAssets finds the newest build of tools/envtest-bins.sh.
-func cachedAssets() string {
-	root := os.Getenv("GJALLAR_CACHE")
-	if root == "" {
-		home, _ := os.UserHomeDir()
-		root = filepath.Join(home, ".cache", "gjallar")
-	}
-	dirs, _ := filepath.Glob(filepath.Join(root, "envtest", "*"))
-	sort.Strings(dirs)
-	for i := len(dirs) - 1; i >= 0; i-- {
-		if isExec(filepath.Join(dirs[i], "kube-apiserver")) && isExec(filepath.Join(dirs[i], "etcd")) {
-			return dirs[i]
-		}
-	}
-	return ""
-}
-
-func isExec(p string) bool {
-	st, err := os.Stat(p)
-	return err == nil && st.Mode()&0o111 != 0
 }
