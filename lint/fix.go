@@ -169,7 +169,7 @@ func planEdit(d *Document, e rules.Edit) (textEdit, error) {
 	}
 	rest := e.Path[depth:]
 	for _, tok := range rest {
-		if isIndexToken(tok) {
+		if rules.IsIndex(tok) {
 			return textEdit{}, fmt.Errorf("cannot create list entries at %s", e.Path)
 		}
 	}
@@ -333,18 +333,6 @@ func renderFlow(path rules.Path, v any) string {
 		}
 	}
 	return s
-}
-
-func isIndexToken(tok string) bool {
-	if tok == "" {
-		return false
-	}
-	for _, c := range tok {
-		if c < '0' || c > '9' {
-			return false
-		}
-	}
-	return true
 }
 
 func describeNode(n *yaml.Node) string {

@@ -77,8 +77,8 @@ func (d *Document) Node() *yaml.Node {
 	}
 	d.node = root.Content[0]
 	if d.item >= 0 {
-		if items := mappingChild(d.node, "items"); items != nil && items.Kind == yaml.SequenceNode && d.item < len(items.Content) {
-			d.node = items.Content[d.item]
+		if item, _, depth := walk(d.node, rules.P("items", d.item)); depth == 2 {
+			d.node = item
 		}
 	}
 	return d.node
@@ -430,18 +430,6 @@ func (in *Input) addObject(src *Source, text []byte, item, base int, content map
 		return
 	}
 	in.Documents = append(in.Documents, &Document{Source: src, text: text, item: item, LineBase: base, Object: rules.NewObject(content)})
-}
-
-func mappingChild(n *yaml.Node, key string) *yaml.Node {
-	if n == nil || n.Kind != yaml.MappingNode {
-		return nil
-	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		if n.Content[i].Value == key {
-			return n.Content[i+1]
-		}
-	}
-	return nil
 }
 
 // tabLine finds the first line from line0 (0-based) on that is indented

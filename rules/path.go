@@ -45,7 +45,7 @@ func (p Path) String() string {
 	var b strings.Builder
 	for _, tok := range p {
 		switch {
-		case isIndex(tok):
+		case IsIndex(tok):
 			b.WriteString("[" + tok + "]")
 		case isIdent(tok):
 			if b.Len() > 0 {
@@ -84,7 +84,8 @@ func (p Path) HasPrefix(q Path) bool {
 	return true
 }
 
-func isIndex(tok string) bool {
+// IsIndex reports whether a path token reads as a list index.
+func IsIndex(tok string) bool {
 	if tok == "" || len(tok) > 9 {
 		return false
 	}

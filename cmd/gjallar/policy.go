@@ -55,6 +55,19 @@ func (p *policyFlags) options(paths []string, cfg *rules.Config) (policies.Optio
 	return opts, nil
 }
 
+// commandOptions is options for the policy commands, whose PATH defaults
+// to ./policy as conftest's does.
+func (p *policyFlags) commandOptions(args []string) (policies.Options, error) {
+	if len(args) == 0 {
+		args = []string{"policy"}
+	}
+	opts, err := p.options(args, nil)
+	if err != nil {
+		return opts, usageErr(err)
+	}
+	return opts, nil
+}
+
 // builtinPolicyRules describes the built-in policies and policy-error for
 // listings.
 func builtinPolicyRules() []*rules.Rule {
@@ -92,12 +105,9 @@ func newPolicyTestCommand() *cobra.Command {
 			"tests, 2 when the policies do not compile or a PATH is missing.",
 		Example: "  gjallar policy test policy/\n  gjallar policy test -v policy/ shared-policies/",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 0 {
-				args = []string{"policy"}
-			}
-			opts, err := pf.options(args, nil)
+			opts, err := pf.commandOptions(args)
 			if err != nil {
-				return usageErr(err)
+				return err
 			}
 			opts.Builtin = false
 			results, err := policies.Test(cmd.Context(), opts)
@@ -122,7 +132,7 @@ func newPolicyTestCommand() *cobra.Command {
 			fmt.Fprintf(w, "%d passed, %d failed, %d errors\n", count[policies.TestPass], count[policies.TestFail], count[policies.TestError])
 			switch {
 			case len(results) == 0:
-				return &exitError{code: exitFindings, err: fmt.Errorf("no test_ rules in %s", strings.Join(args, ", "))}
+				return &exitError{code: exitFindings, err: fmt.Errorf("no test_ rules in %s", strings.Join(opts.Paths, ", "))}
 			case count[policies.TestFail]+count[policies.TestError] > 0:
 				return &exitError{code: exitFindings}
 			}
@@ -147,12 +157,9 @@ func newPolicyCheckCommand() *cobra.Command {
 			"(missing PATH, unknown --namespace).",
 		Example: "  gjallar policy check policy/",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 0 {
-				args = []string{"policy"}
-			}
-			opts, err := pf.options(args, nil)
+			opts, err := pf.commandOptions(args)
 			if err != nil {
-				return usageErr(err)
+				return err
 			}
 			opts.Tests = true
 			set, err := policies.Load(opts)
