@@ -11,6 +11,7 @@ import (
 	"github.com/gjallar-dev/gjallar/lint"
 	"github.com/gjallar-dev/gjallar/policies"
 	"github.com/gjallar-dev/gjallar/rules"
+	"github.com/gjallar-dev/gjallar/rules/builtin"
 )
 
 // benchSizes are the corpus sizes (objects) the lint benchmarks run at;
@@ -106,7 +107,7 @@ func BenchmarkLint(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	engine, err := rules.NewEngine(rules.Builtin(), nil, set)
+	engine, err := rules.NewEngine(builtin.Rules(), nil, set)
 	if err != nil {
 		b.Fatal(err)
 	}

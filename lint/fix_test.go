@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/gjallar-dev/gjallar/rules"
+	"github.com/gjallar-dev/gjallar/rules/builtin"
+	"github.com/gjallar-dev/gjallar/rules/rollout"
 )
 
 const bifrostCM = `apiVersion: v1
@@ -26,7 +28,7 @@ func hashOfBifrostCM(t *testing.T) string {
 	if err != nil || len(in.Documents) != 1 {
 		t.Fatalf("load: %v", err)
 	}
-	return rules.ConfigHash([]*rules.Object{in.Documents[0].Object})
+	return rollout.ConfigHash([]*rules.Object{in.Documents[0].Object})
 }
 
 func deployment(templateMeta string) string {
@@ -51,7 +53,7 @@ spec:
 func runFix(t *testing.T, files map[string]string) (map[string]string, *Report, *FixResult) {
 	t.Helper()
 	dir := writeFiles(t, files)
-	e, _ := rules.NewEngine(rules.Builtin(), nil)
+	e, _ := rules.NewEngine(builtin.Rules(), nil)
 	rep, res, err := Fix(e, Options{Paths: []string{dir}})
 	if err != nil {
 		t.Fatal(err)
@@ -238,7 +240,7 @@ func TestFixFollowsSymlinks(t *testing.T) {
 	if err := os.Symlink("real.yaml", link); err != nil {
 		t.Fatal(err)
 	}
-	e, _ := rules.NewEngine(rules.Builtin(), nil)
+	e, _ := rules.NewEngine(builtin.Rules(), nil)
 	if _, _, err := Fix(e, Options{Paths: []string{link}}); err != nil {
 		t.Fatal(err)
 	}

@@ -20,6 +20,7 @@ import (
 	_ "github.com/owenrumney/go-sarif/v3/pkg/report/v210/sarif"
 
 	"github.com/gjallar-dev/gjallar/rules"
+	"github.com/gjallar-dev/gjallar/rules/builtin"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -28,7 +29,7 @@ var update = flag.Bool("update", false, "rewrite golden files")
 // file names in the output are the ones a user sees.
 func goldenReport(t *testing.T) (*Report, Meta) {
 	t.Chdir("..")
-	e, _ := rules.NewEngine(rules.Builtin(), nil)
+	e, _ := rules.NewEngine(builtin.Rules(), nil)
 	rep, _, err := Lint(e, Options{Paths: []string{"testdata/examples/runbook"}})
 	if err != nil {
 		t.Fatal(err)
@@ -145,7 +146,7 @@ func TestSARIFValid(t *testing.T) {
 		t.Fatal(err)
 	}
 	run := log.Runs[0]
-	if len(run.Tool.Driver.Rules) != len(rules.Builtin()) {
+	if len(run.Tool.Driver.Rules) != len(builtin.Rules()) {
 		t.Errorf("%d rules in the driver", len(run.Tool.Driver.Rules))
 	}
 	for _, r := range run.Tool.Driver.Rules {

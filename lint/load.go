@@ -6,7 +6,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
 	"regexp"
 	"runtime"
@@ -21,6 +20,7 @@ import (
 	yaml "go.yaml.in/yaml/v3"
 
 	"github.com/gjallar-dev/gjallar/rules"
+	"github.com/gjallar-dev/gjallar/rules/builtin"
 )
 
 // MaxFileSize bounds what one file may hold; larger input is reported, not
@@ -401,14 +401,20 @@ func (in *Input) addChunk(src *Source, text []byte, firstLine int) {
 	if !ok {
 		return // a list or scalar document is not an object
 	}
-	if src.JSON && content["apiVersion"] == nil && content["kind"] == nil && rules.IsBifrostConfig(content) {
-		in.Documents = append(in.Documents, &Document{Source: src, Object: rules.NewBifrostConfigFile(src.Name, string(src.Text))})
-		return
-	}
-	if content["apiVersion"] == nil && content["kind"] == nil && path.Base(src.Name) == rules.AiderConfigFileName {
-		// A client config, not an object; its YAML node gives findings their lines.
-		in.Documents = append(in.Documents, &Document{Source: src, text: text, item: -1, LineBase: base, Object: rules.NewAiderConfigFile(src.Name, content)})
-		return
+	if content["apiVersion"] == nil && content["kind"] == nil {
+		for _, k := range builtin.Files {
+			switch {
+			case k.JSON != src.JSON || !k.Matches(src.Name, content):
+				continue
+			case k.JSON:
+				// Positions come from offsets in the file's own text.
+				in.Documents = append(in.Documents, &Document{Source: src, Object: rules.NewFileObject(k, src.Name, string(src.Text), nil)})
+			default:
+				// Its YAML node gives findings their lines.
+				in.Documents = append(in.Documents, &Document{Source: src, text: text, item: -1, LineBase: base, Object: rules.NewFileObject(k, src.Name, "", content)})
+			}
+			return
+		}
 	}
 	in.addObject(src, text, -1, base, content)
 }

@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/gjallar-dev/gjallar/rules"
+	"github.com/gjallar-dev/gjallar/rules/aider"
+	"github.com/gjallar-dev/gjallar/rules/builtin"
 )
 
 func writeFiles(t *testing.T, files map[string]string) string {
@@ -29,7 +31,7 @@ func writeFiles(t *testing.T, files map[string]string) string {
 
 func lintDir(t *testing.T, paths ...string) *Report {
 	t.Helper()
-	e, err := rules.NewEngine(rules.Builtin(), nil)
+	e, err := rules.NewEngine(builtin.Rules(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -229,7 +231,7 @@ func TestFileTooLarge(t *testing.T) {
 }
 
 func TestStdinAndMissingPath(t *testing.T) {
-	e, _ := rules.NewEngine(rules.Builtin(), nil)
+	e, _ := rules.NewEngine(builtin.Rules(), nil)
 	rep, _, err := Lint(e, Options{Paths: []string{"-"}, Stdin: strings.NewReader(cmArray)})
 	if err != nil {
 		t.Fatal(err)
@@ -245,7 +247,7 @@ func TestStdinAndMissingPath(t *testing.T) {
 
 func TestIgnoreGlobs(t *testing.T) {
 	dir := writeFiles(t, map[string]string{"keep/a.yaml": cmArray, "vendor/x/b.yaml": cmArray, "gen/c.generated.yaml": cmArray})
-	e, _ := rules.NewEngine(rules.Builtin(), nil)
+	e, _ := rules.NewEngine(builtin.Rules(), nil)
 	rep, _, err := Lint(e, Options{Paths: []string{dir}, Ignore: []string{"**/vendor/**", "**/*.generated.yaml"}})
 	if err != nil {
 		t.Fatal(err)
@@ -262,12 +264,12 @@ func TestIgnoreGlobs(t *testing.T) {
 // AiderConfig pseudo-object whose findings point at their line; other
 // kind-less YAML and hidden directories stay skipped.
 func TestAiderConfigFiles(t *testing.T) {
-	aider := "# Aider through Bifrost\nopenai-api-base: http://bifrost-service:8080/v1\nmodel: openai/glm-5\n"
+	text := "# Aider through Bifrost\nopenai-api-base: http://bifrost-service:8080/v1\nmodel: openai/glm-5\n"
 	dir := writeFiles(t, map[string]string{
-		"client/.aider.conf.yml":  aider,
-		"client/aider.conf.yml":   aider, // not the name Aider reads
+		"client/.aider.conf.yml":  text,
+		"client/aider.conf.yml":   text, // not the name Aider reads
 		"client/values.yml":       "model: openai/glm-5\n",
-		".config/.aider.conf.yml": aider, // hidden directory
+		".config/.aider.conf.yml": text, // hidden directory
 	})
 	in, err := Load([]string{dir}, nil, nil)
 	if err != nil {
@@ -275,7 +277,7 @@ func TestAiderConfigFiles(t *testing.T) {
 	}
 	var names []string
 	for _, d := range in.Documents {
-		if d.Object.GroupKind() == rules.AiderConfigKind {
+		if d.Object.GroupKind() == aider.ConfigKind {
 			rel, _ := filepath.Rel(dir, filepath.FromSlash(d.Object.Name()))
 			names = append(names, filepath.ToSlash(rel))
 		} else {

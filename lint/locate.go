@@ -62,8 +62,8 @@ func (d *Document) locate(f rules.Finding) (line, col int) {
 	root := d.Node()
 	if root == nil {
 		// A standalone Bifrost config: positions are offsets in its text.
-		if f.Config != nil {
-			return rules.LineCol(f.Config.Text, configOffset(f))
+		if f.Doc != nil {
+			return rules.LineCol(f.Doc.Text, configOffset(f))
 		}
 		return 1, 1
 	}
@@ -73,10 +73,10 @@ func (d *Document) locate(f rules.Finding) (line, col int) {
 		at = key
 	}
 	line, col = d.LineBase+at.Line, at.Column
-	if f.Config == nil || f.Config.Encoded || depth < len(f.Path) || node.Kind != yaml.ScalarNode {
+	if f.Doc == nil || f.Doc.Encoded || depth < len(f.Path) || node.Kind != yaml.ScalarNode {
 		return line, col
 	}
-	jl, jc := rules.LineCol(f.Config.Text, configOffset(f))
+	jl, jc := rules.LineCol(f.Doc.Text, configOffset(f))
 	switch {
 	case node.Style&yaml.LiteralStyle != 0:
 		// Content starts on the line after the "|" header.
@@ -91,10 +91,10 @@ func (d *Document) locate(f rules.Finding) (line, col int) {
 }
 
 func configOffset(f rules.Finding) int {
-	if len(f.ConfigPath) == 0 && f.Config.Err != nil {
-		return f.Config.Err.Offset
+	if len(f.DocPath) == 0 && f.Doc.Err != nil {
+		return f.Doc.Err.Offset
 	}
-	return f.Config.Span(f.ConfigPath).Offset()
+	return f.Doc.Span(f.DocPath).Offset()
 }
 
 // scalarIndent is a block scalar's content indentation: the parent's

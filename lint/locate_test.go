@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/gjallar-dev/gjallar/rules"
+	bifrostchecks "github.com/gjallar-dev/gjallar/rules/bifrost/checks"
+	"github.com/gjallar-dev/gjallar/rules/builtin"
 )
 
 // TestEmbeddedConfigColumns: columns count characters, in the YAML and
@@ -24,9 +26,9 @@ func TestEmbeddedConfigColumns(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			e, _ := rules.NewEngine(rules.Builtin(), nil)
+			e, _ := rules.NewEngine(builtin.Rules(), nil)
 			for _, f := range Check(e, in).Findings {
-				if f.Rule == rules.BifrostProvidersMap.ID {
+				if f.Rule == bifrostchecks.BifrostProvidersMap.ID {
 					if f.Line != c.line || f.Column != c.col {
 						t.Errorf("at %d:%d, want %d:%d", f.Line, f.Column, c.line, c.col)
 					}

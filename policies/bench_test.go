@@ -7,6 +7,7 @@ import (
 	"github.com/gjallar-dev/gjallar/lint"
 	"github.com/gjallar-dev/gjallar/policies"
 	"github.com/gjallar-dev/gjallar/rules"
+	"github.com/gjallar-dev/gjallar/rules/builtin"
 )
 
 // benchObjects are the examples' manifests: the runbook's stack as written
@@ -55,7 +56,7 @@ func benchPerObject(b *testing.B, engine *rules.Engine, objs []*rules.Object) {
 // BenchmarkGoRulesPerObject is the baseline: the Go rules alone.
 func BenchmarkGoRulesPerObject(b *testing.B) {
 	objs := benchObjects(b)
-	engine, err := rules.NewEngine(rules.Builtin(), nil)
+	engine, err := rules.NewEngine(builtin.Rules(), nil)
 	if err != nil {
 		b.Fatal(err)
 	}

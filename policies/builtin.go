@@ -13,6 +13,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/gjallar-dev/gjallar/rules"
+	"github.com/gjallar-dev/gjallar/rules/aider"
+	"github.com/gjallar-dev/gjallar/rules/bifrost"
 )
 
 // builtinFS holds gjallar's own policies and their unit tests.
@@ -58,7 +60,7 @@ var builtinKinds = map[string][]schema.GroupKind{
 		{Group: "gateway.networking.k8s.io", Kind: "TLSRoute"},
 	},
 	// ConfigMaps, and inputs without a kind: standalone config files.
-	"gjallar.builtin.plaintext_secret": {rules.ConfigMapKind, rules.BifrostConfigKind, rules.AiderConfigKind},
+	"gjallar.builtin.plaintext_secret": {rules.ConfigMapKind, bifrost.ConfigKind, aider.ConfigKind},
 }
 
 // evaluatedKinds is the union of the packages' kinds, or nil when some

@@ -12,6 +12,7 @@ import (
 	"github.com/gjallar-dev/gjallar/lint"
 	"github.com/gjallar-dev/gjallar/policies"
 	"github.com/gjallar-dev/gjallar/rules"
+	"github.com/gjallar-dev/gjallar/rules/builtin"
 )
 
 // builtinBad lists, per built-in policy, every file under
@@ -71,7 +72,7 @@ func TestBuiltinFixtures(t *testing.T) {
 func TestSecretsNeverInOutput(t *testing.T) {
 	secrets := []string{"sk-ant-api03-Qx7vN2kLm9Pz4RtY8wBc", "cGstbGYtOGQ3ZjJhOnNrLWxmLTRlOWIxYw==", "Zq8~vR3nT6.wY1pK4sH7jL0mX2cB5gD9fA"}
 	set := load(t, policies.Options{Builtin: true})
-	engine, err := rules.NewEngine(rules.Builtin(), nil, set)
+	engine, err := rules.NewEngine(builtin.Rules(), nil, set)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +111,7 @@ func TestHostnameOwnedDomains(t *testing.T) {
 	if _, err := policies.Load(policies.Options{Builtin: true, Config: bad}); err == nil || !strings.Contains(err.Error(), `unknown field "domains"`) {
 		t.Errorf("unknown option: %v", err)
 	}
-	if _, err := rules.NewEngine(rules.Builtin(), bad, set); err == nil {
+	if _, err := rules.NewEngine(builtin.Rules(), bad, set); err == nil {
 		t.Error("the engine accepted an unknown option")
 	}
 }

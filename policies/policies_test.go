@@ -15,6 +15,7 @@ import (
 	"github.com/gjallar-dev/gjallar/lint"
 	"github.com/gjallar-dev/gjallar/policies"
 	"github.com/gjallar-dev/gjallar/rules"
+	"github.com/gjallar-dev/gjallar/rules/builtin"
 )
 
 func testdata(elem ...string) string {
@@ -41,7 +42,7 @@ func load(t *testing.T, opts policies.Options) *policies.Set {
 // --policy` does.
 func lintWith(t *testing.T, set *policies.Set, cfg *rules.Config, paths ...string) []lint.Located {
 	t.Helper()
-	engine, err := rules.NewEngine(rules.Builtin(), cfg, set)
+	engine, err := rules.NewEngine(builtin.Rules(), cfg, set)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +161,7 @@ func TestSeverityConfigAndSuppression(t *testing.T) {
 	}
 	// An ID no policy declares is still an error in the config.
 	bad, _ := rules.ParseConfig("c.yaml", []byte("rules:\n  team-labels: {severity: warning}\n"))
-	if _, err := rules.NewEngine(rules.Builtin(), bad, set); err == nil || !strings.Contains(err.Error(), `unknown rule "team-labels"`) {
+	if _, err := rules.NewEngine(builtin.Rules(), bad, set); err == nil || !strings.Contains(err.Error(), `unknown rule "team-labels"`) {
 		t.Errorf("unknown ID accepted: %v", err)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/resolver"
 
 	"github.com/gjallar-dev/gjallar/rules"
+	"github.com/gjallar-dev/gjallar/rules/builtin"
 )
 
 // inventoryRef is where policies find the other objects of the run.
@@ -192,9 +193,9 @@ func (r *run) value(obj *rules.Object) ast.Value {
 // file the decoded config, as conftest would pass that file; nil when there
 // is nothing to evaluate (a config that is not a valid JSON object).
 func document(obj *rules.Object) map[string]any {
-	if obj.GroupKind() == rules.BifrostConfigKind {
-		if cfgs := obj.BifrostConfigs(); len(cfgs) == 1 {
-			return cfgs[0].Root()
+	if k := obj.File(); k != nil && k.JSON {
+		if docs := obj.JSONDocs(); len(docs) == 1 {
+			return docs[0].Root()
 		}
 		return nil
 	}
@@ -244,7 +245,7 @@ var (
 func reservedID(id string) bool {
 	reservedOnce.Do(func() {
 		reserved = map[string]bool{PolicyError: true}
-		for _, r := range rules.Builtin() {
+		for _, r := range builtin.Rules() {
 			reserved[r.ID] = true
 		}
 		for _, b := range builtinIDs {
@@ -307,16 +308,16 @@ func (q *query) findings(v any, obj *rules.Object) []rules.Finding {
 // so lint can point at the JSON key's own line; for a standalone config file
 // the whole path is inside the config.
 func place(f *rules.Finding, obj *rules.Object, path rules.Path) {
-	if obj.GroupKind() == rules.BifrostConfigKind {
-		if cfgs := obj.BifrostConfigs(); len(cfgs) == 1 {
-			f.Config, f.ConfigPath = cfgs[0], path
+	if k := obj.File(); k != nil && k.JSON {
+		if docs := obj.JSONDocs(); len(docs) == 1 {
+			f.Doc, f.DocPath = docs[0], path
 		}
 		return
 	}
 	f.Path = path
-	for _, cfg := range obj.BifrostConfigs() {
-		if len(path) > len(cfg.Path) && path.HasPrefix(cfg.Path) {
-			f.Path, f.Config, f.ConfigPath = cfg.Path, cfg, path[len(cfg.Path):]
+	for _, doc := range obj.JSONDocs() {
+		if len(path) > len(doc.Path) && path.HasPrefix(doc.Path) {
+			f.Path, f.Doc, f.DocPath = doc.Path, doc, path[len(doc.Path):]
 			return
 		}
 	}

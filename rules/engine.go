@@ -41,23 +41,24 @@ type Finding struct {
 	Object   ObjectRef
 	// Path is the field inside the object the finding is about.
 	Path Path
-	// Config is set when the finding is inside an embedded or standalone
-	// Bifrost config; ConfigPath is then the path inside its JSON.
-	Config     *BifrostConfig
-	ConfigPath Path
-	Fix        *Fix
+	// Doc is set when the finding is inside a JSON document the object
+	// holds (an embedded config.json, a standalone JSON file); DocPath is
+	// then the path inside it.
+	Doc     *JSONDoc
+	DocPath Path
+	Fix     *Fix
 }
 
-// FieldPath renders where the finding is: the object field, and for a
-// Bifrost config the JSON path inside it, as data["config.json"]:plugins[0].
+// FieldPath renders where the finding is: the object field, and inside a
+// JSON document the path within it, as data["config.json"]:plugins[0].
 func (f Finding) FieldPath() string {
-	if f.Config == nil || len(f.ConfigPath) == 0 {
+	if f.Doc == nil || len(f.DocPath) == 0 {
 		return f.Path.String()
 	}
 	if len(f.Path) == 0 {
-		return f.ConfigPath.String()
+		return f.DocPath.String()
 	}
-	return f.Path.String() + ":" + f.ConfigPath.String()
+	return f.Path.String() + ":" + f.DocPath.String()
 }
 
 // Fix is a change that resolves a finding: each edit sets the field at Path
@@ -68,8 +69,8 @@ type Fix struct {
 	Edits       []Edit
 }
 
-// Edit sets one field. For a standalone Bifrost config the path is empty and
-// Value is the config's new JSON text.
+// Edit sets one field. For a standalone JSON file the path is empty and
+// Value is the file's new text.
 type Edit struct {
 	Path  Path
 	Value any
@@ -106,11 +107,12 @@ func (c *Context) Reportf(path Path, format string, args ...any) {
 	c.Report(Finding{Path: path, Message: fmt.Sprintf(format, args...)})
 }
 
-// ReportConfig reports a finding inside a Bifrost config.
-func (c *Context) ReportConfig(cfg *BifrostConfig, at Path, f Finding) {
-	f.Path = cfg.Path
-	f.Config = cfg
-	f.ConfigPath = at
+// ReportIn reports a finding at path at inside a JSON document the object
+// holds.
+func (c *Context) ReportIn(doc *JSONDoc, at Path, f Finding) {
+	f.Path = doc.Path
+	f.Doc = doc
+	f.DocPath = at
 	c.Report(f)
 }
 

@@ -1,7 +1,6 @@
 package rules
 
 import (
-	"strings"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -13,81 +12,6 @@ func configMap(name string, annotations map[string]any, data map[string]any) *Ob
 		meta["annotations"] = annotations
 	}
 	return NewObject(map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": data})
-}
-
-const arrayProviders = `{"providers": [{"name": "openai", "keys": [{"name": "k", "weight": 1, "models": ["*"]}]}]}`
-
-func TestSuppressionAnnotation(t *testing.T) {
-	e, _ := NewEngine(Builtin(), nil)
-	cases := []struct {
-		ignore string
-		want   int
-	}{
-		{"", 1},
-		{"bifrost-otel-trace-type", 1},
-		{"bifrost-otel-trace-type, bifrost-providers-map", 0},
-		{"*", 0},
-		{"all", 0},
-	}
-	for _, c := range cases {
-		ann := map[string]any{}
-		if c.ignore != "" {
-			ann[AnnotationIgnore] = c.ignore
-		}
-		obj := configMap("c", ann, map[string]any{"config.json": arrayProviders})
-		got := e.NewRun(NewMemIndex([]*Object{obj})).Check(obj)
-		n := 0
-		for _, f := range got {
-			if f.Rule == "bifrost-providers-map" {
-				n++
-			}
-		}
-		if n != c.want {
-			t.Errorf("ignore %q: %d findings, want %d", c.ignore, n, c.want)
-		}
-	}
-}
-
-func TestPanickingRuleIsContained(t *testing.T) {
-	boom := &Rule{ID: "boom", Severity: Error, Kinds: []schema.GroupKind{ConfigMapKind},
-		Check: func(c *Context, obj *Object) { panic("value sk-live-SECRET leaked into a panic") }}
-	e, err := NewEngine(append(Builtin(), boom), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	obj := configMap("c", nil, map[string]any{"config.json": arrayProviders})
-	got := e.NewRun(NewMemIndex(nil)).Check(obj)
-	var sawBoom, sawOthers bool
-	for _, f := range got {
-		if f.Rule == "boom" {
-			sawBoom = f.Severity == Error && strings.Contains(f.Message, "internal error") && !strings.Contains(f.Message, "SECRET")
-		}
-		if f.Rule == "bifrost-providers-map" {
-			sawOthers = true
-		}
-	}
-	if !sawBoom || !sawOthers {
-		t.Errorf("panic not turned into an error finding while other rules ran: %+v", got)
-	}
-}
-
-func TestDuplicateRuleIDsRejected(t *testing.T) {
-	if _, err := NewEngine([]*Rule{BifrostFSGroup, BifrostFSGroup}, nil); err == nil {
-		t.Error("duplicate rule accepted")
-	}
-}
-
-func TestEmitAppliesConfig(t *testing.T) {
-	cfg, _ := ParseConfig("c", []byte("rules:\n  parse-error: {severity: warning}\n"))
-	e, _ := NewEngine(Builtin(), cfg)
-	f, ok := e.Emit(Finding{Rule: "parse-error", Severity: Error, Message: "x"}, nil)
-	if !ok || f.Severity != Warning {
-		t.Errorf("Emit = %+v, %v", f, ok)
-	}
-	obj := configMap("c", map[string]any{AnnotationIgnore: "parse-error"}, nil)
-	if _, ok := e.Emit(Finding{Rule: "parse-error"}, obj); ok {
-		t.Error("suppressed finding emitted")
-	}
 }
 
 func TestOverlayIndex(t *testing.T) {
@@ -182,82 +106,5 @@ func TestSharedOverKeepsFactsWhileTheIndexIsUnchanged(t *testing.T) {
 		if calls != step.calls {
 			t.Fatalf("%s: computed %d times in all, want %d", step.name, calls, step.calls)
 		}
-	}
-}
-
-// countingExtension reports one finding per object and counts its runs.
-type countingExtension struct{ starts int }
-
-func (x *countingExtension) Rules() []*Rule {
-	return []*Rule{{ID: "team-rule", Summary: "a team's own rule", Severity: Error}}
-}
-
-func (x *countingExtension) Start(idx Index) ExtensionRun {
-	x.starts++
-	return extRun{idx}
-}
-
-type extRun struct{ idx Index }
-
-func (r extRun) Check(obj *Object) []Finding {
-	return []Finding{{Rule: "team-rule", Message: "seen " + obj.Name() + " among " + strings.Repeat("*", len(r.idx.List(ConfigMapKind, "")))}}
-}
-
-func TestExtensionFindingsGoThroughConfig(t *testing.T) {
-	x := &countingExtension{}
-	cfg, _ := ParseConfig("c", []byte("rules:\n  team-rule: {severity: warning}\n"))
-	e, err := NewEngine(Builtin(), cfg, x)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, b := configMap("a", nil, nil), configMap("b", map[string]any{AnnotationIgnore: "team-rule"}, nil)
-	run := e.NewRun(NewMemIndex([]*Object{a, b}))
-	got := append(run.Check(a), run.Check(b)...)
-	if len(got) != 1 || got[0].Severity != Warning || got[0].Object.Name != "a" || got[0].Message != "seen a among **" {
-		t.Errorf("findings = %+v", got)
-	}
-	if x.starts != 1 {
-		t.Errorf("extension started %d times in one run", x.starts)
-	}
-	found := false
-	for _, r := range e.Rules() {
-		found = found || r.ID == "team-rule"
-	}
-	if !found {
-		t.Error("extension rule not listed")
-	}
-}
-
-// partialIndex is a MemIndex that does not serve one kind, as the webhook's
-// cache does not when a CRD appears after it started.
-type partialIndex struct {
-	*MemIndex
-	missing schema.GroupKind
-}
-
-func (p partialIndex) Serves(gk schema.GroupKind) bool { return gk != p.missing }
-
-func TestUnservedKindIsNotAbsence(t *testing.T) {
-	route := NewObject(map[string]any{"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
-		"metadata": map[string]any{"name": "r", "namespace": "apps"},
-		"spec": map[string]any{"rules": []any{map[string]any{"backendRefs": []any{
-			map[string]any{"name": "svc", "namespace": "backends", "port": int64(80)}}}}}})
-	svc := NewObject(map[string]any{"apiVersion": "v1", "kind": "Service", "metadata": map[string]any{"name": "svc", "namespace": "backends"},
-		"spec": map[string]any{"ports": []any{map[string]any{"port": int64(80)}}}})
-	e, _ := NewEngine(Builtin(), nil)
-	severityOf := func(idx Index) Severity {
-		for _, f := range e.NewRun(Overlay(idx, route)).Check(route) {
-			if f.Rule == HTTPRouteReferenceGrant.ID {
-				return f.Severity
-			}
-		}
-		return 0
-	}
-	mem := NewMemIndex([]*Object{route, svc})
-	if got := severityOf(mem); got != Error {
-		t.Errorf("grants served and none there: severity %v, want error", got)
-	}
-	if got := severityOf(partialIndex{mem, ReferenceGrantKind}); got != Info {
-		t.Errorf("grants not served: severity %v, want info", got)
 	}
 }

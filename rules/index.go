@@ -126,9 +126,9 @@ type NamespaceKnower interface {
 	HasNamespace(ns string) bool
 }
 
-// namespaceKnown reports whether idx can be trusted to hold every object of
+// NamespaceKnown reports whether idx can be trusted to hold every object of
 // ns, so that a missing one is really missing.
-func namespaceKnown(idx Index, ns string) bool {
+func NamespaceKnown(idx Index, ns string) bool {
 	if k, ok := idx.(NamespaceKnower); ok {
 		return k.HasNamespace(ns)
 	}
@@ -142,9 +142,9 @@ type KindServer interface {
 	Serves(gk schema.GroupKind) bool
 }
 
-// kindKnown reports whether idx holds the kind; an index that cannot tell
+// KindKnown reports whether idx holds the kind; an index that cannot tell
 // (lint's, whose input is the whole story) is taken to.
-func kindKnown(idx Index, gk schema.GroupKind) bool {
+func KindKnown(idx Index, gk schema.GroupKind) bool {
 	if k, ok := idx.(KindServer); ok {
 		return k.Serves(gk)
 	}
@@ -185,11 +185,11 @@ func (o overlay) Get(gk schema.GroupKind, namespace, name string) *Object {
 // HasNamespace keeps the base's answer, so an overlay over lint's index is
 // as partial as the index itself; the overlaid object's namespace is known.
 func (o overlay) HasNamespace(ns string) bool {
-	return ns == o.obj.ref.Namespace || namespaceKnown(o.base, ns)
+	return ns == o.obj.ref.Namespace || NamespaceKnown(o.base, ns)
 }
 
 // Serves keeps the base's answer.
-func (o overlay) Serves(gk schema.GroupKind) bool { return kindKnown(o.base, gk) }
+func (o overlay) Serves(gk schema.GroupKind) bool { return KindKnown(o.base, gk) }
 
 // Version is the base's when obj is of none of kinds: a fact about those
 // kinds is then the same with or without obj.

@@ -10,23 +10,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
-// Annotation keys gjallar reads or writes.
-const (
-	AnnotationIgnore          = "gjallar.dev/ignore"
-	AnnotationConfigHash      = "gjallar.dev/config-hash"
-	AnnotationRestartOnChange = "gjallar.dev/restart-on-config-change"
-)
-
-// BifrostConfigKind is the kind given to a standalone Bifrost config.json
-// file, which is not a Kubernetes object but is checked like one.
-var BifrostConfigKind = schema.GroupKind{Group: "gjallar.dev", Kind: "BifrostConfig"}
-
-// AiderConfigKind is the kind given to a standalone .aider.conf.yml file, an
-// Aider client config that is checked like an object.
-var AiderConfigKind = schema.GroupKind{Group: "gjallar.dev", Kind: "AiderConfig"}
-
-// AiderConfigFileName is the file name Aider loads its config from.
-const AiderConfigFileName = ".aider.conf.yml"
+// AnnotationIgnore lists the rule IDs (or "*") not to report on an object.
+const AnnotationIgnore = "gjallar.dev/ignore"
 
 // ObjectRef names an object in findings.
 type ObjectRef struct {
@@ -43,9 +28,10 @@ func (r ObjectRef) String() string {
 	return r.Kind + " " + r.Name
 }
 
-// Object is one Kubernetes object (or a standalone Bifrost config) as
-// decoded JSON. Derived views (pod template, embedded Bifrost configs) are
-// computed once on first use, so any number of rules can ask for them.
+// Object is one Kubernetes object (or a standalone file checked like one) as
+// decoded JSON. Derived views (the pod template, embedded JSON documents,
+// whatever a model reads from it) are computed once on first use, so any
+// number of rules can ask for them.
 type Object struct {
 	// Content is the object as decoded JSON: map[string]any, []any, string,
 	// bool, nil and numbers (int64, float64 or json.Number).
@@ -54,15 +40,21 @@ type Object struct {
 	ref ObjectRef
 	gk  schema.GroupKind
 
-	// text is the raw JSON of a standalone Bifrost config file.
+	// file is set for a standalone file checked like an object, and text
+	// is its raw text when it is a JSON document.
+	file *FileKind
 	text string
 
-	bifrostOnce sync.Once
-	bifrost     []*BifrostConfig
+	docsOnce sync.Once
+	docs     []*JSONDoc
 
 	podOnce sync.Once
 	pod     *PodTemplate
 	podErr  error
+
+	// views holds what models derive from the object, once each: key ->
+	// *view.
+	views sync.Map
 }
 
 // NewObject wraps decoded object content.
@@ -81,22 +73,54 @@ func NewObject(content map[string]any) *Object {
 	return o
 }
 
-// NewBifrostConfigFile wraps a standalone Bifrost config.json file. name is
-// how findings name it (the file's base name); text is its raw JSON.
-func NewBifrostConfigFile(name, text string) *Object {
-	o := &Object{text: text}
-	o.ref = ObjectRef{APIVersion: BifrostConfigKind.Group + "/v1", Kind: BifrostConfigKind.Kind, Name: name}
-	o.gk = BifrostConfigKind
+// FileKind is a kind of standalone file that is not a Kubernetes object but
+// is checked like one; the models that know such files declare them, and
+// the loader asks each whether a file is one.
+type FileKind struct {
+	Kind schema.GroupKind
+	// JSON files are kept as their text, which is the object's one JSON
+	// document (positions come from offsets in it); other files are YAML
+	// whose decoded content is the object's Content.
+	JSON bool
+	// Matches reports whether a file with this base name and decoded
+	// content, which has no apiVersion or kind, is of this kind.
+	Matches func(name string, content map[string]any) bool
+}
+
+// NewFileObject wraps a standalone file of kind k: name is how findings name
+// it, text its raw text (JSON kinds) and content its decoded YAML (others).
+func NewFileObject(k *FileKind, name, text string, content map[string]any) *Object {
+	o := &Object{file: k}
+	if k.JSON {
+		o.text = text
+	} else {
+		o.Content = content
+	}
+	o.ref = ObjectRef{APIVersion: k.Kind.Group + "/v1", Kind: k.Kind.Kind, Name: name}
+	o.gk = k.Kind
 	return o
 }
 
-// NewAiderConfigFile wraps a standalone .aider.conf.yml file; name is how
-// findings name it, content its decoded YAML, whose fields paths point into.
-func NewAiderConfigFile(name string, content map[string]any) *Object {
-	o := &Object{Content: content}
-	o.ref = ObjectRef{APIVersion: AiderConfigKind.Group + "/v1", Kind: AiderConfigKind.Kind, Name: name}
-	o.gk = AiderConfigKind
-	return o
+// File returns the kind of standalone file the object is, or nil for a
+// Kubernetes object.
+func (o *Object) File() *FileKind { return o.file }
+
+type view struct {
+	once sync.Once
+	v    any
+}
+
+// View returns what compute derives from the object, computing it once per
+// key however many rules ask. key is a comparable value of a type private
+// to the caller, so models cannot collide; the result must not be modified.
+func (o *Object) View(key any, compute func(*Object) any) any {
+	e, ok := o.views.Load(key)
+	if !ok {
+		e, _ = o.views.LoadOrStore(key, &view{})
+	}
+	v := e.(*view)
+	v.once.Do(func() { v.v = compute(o) })
+	return v.v
 }
 
 func (o *Object) Ref() ObjectRef              { return o.ref }
@@ -107,10 +131,12 @@ func (o *Object) Name() string                { return o.ref.Name }
 // Annotations returns metadata.annotations; values that are not strings are
 // left out.
 func (o *Object) Annotations() map[string]string {
-	return stringMap(LookupMap(o.Content, "metadata", "annotations"))
+	return StringMap(LookupMap(o.Content, "metadata", "annotations"))
 }
 
-func stringMap(m map[string]any) map[string]string {
+// StringMap keeps the string values of a decoded map, as labels and
+// annotations are read.
+func StringMap(m map[string]any) map[string]string {
 	if len(m) == 0 {
 		return nil
 	}
@@ -139,19 +165,19 @@ func (o *Object) Suppressed(ruleID string) bool {
 	return false
 }
 
-// BifrostConfig is a Bifrost config.json found in an object: a ConfigMap or
-// Secret key, or a standalone file.
-type BifrostConfig struct {
+// JSONDoc is a JSON document an object holds: a ConfigMap or Secret key
+// whose name ends in .json, or a standalone JSON file's whole text.
+type JSONDoc struct {
 	// Path is the field holding the JSON text (data["config.json"]); empty
-	// for a standalone file, whose whole text is the config.
+	// for a standalone file, whose whole text is the document.
 	Path Path
-	// Text is the JSON text as Bifrost reads it.
+	// Text is the JSON text as its reader sees it.
 	Text string
 	// Encoded is set when Text was base64 in the manifest (Secret data):
 	// offsets inside it do not map to the file and fixes cannot be applied.
 	Encoded bool
-	// Doc is the decoded config (numbers as json.Number); nil when the text
-	// is not valid JSON, in which case Err says why.
+	// Doc is the decoded document (numbers as json.Number); nil when the
+	// text is not valid JSON, in which case Err says why.
 	Doc any
 	Err *JSONSyntaxError
 
@@ -159,31 +185,42 @@ type BifrostConfig struct {
 }
 
 // Root returns the top-level JSON object, or nil.
-func (c *BifrostConfig) Root() map[string]any {
-	m, _ := c.Doc.(map[string]any)
+func (d *JSONDoc) Root() map[string]any {
+	m, _ := d.Doc.(map[string]any)
 	return m
 }
 
 // Span returns where the value at p (or, if p does not exist, its deepest
 // existing ancestor) lies in Text.
-func (c *BifrostConfig) Span(p Path) Span {
+func (d *JSONDoc) Span(p Path) Span {
 	for n := len(p); n >= 0; n-- {
-		if s, ok := c.spans[p[:n].Pointer()]; ok {
+		if s, ok := d.spans[p[:n].Pointer()]; ok {
 			return s
 		}
 	}
 	return Span{Key: -1}
 }
 
-// BifrostConfigs returns the Bifrost configs the object holds, in key order.
-func (o *Object) BifrostConfigs() []*BifrostConfig {
-	o.bifrostOnce.Do(func() { o.bifrost = o.findBifrostConfigs() })
-	return o.bifrost
+// Has reports whether the document has a value at p.
+func (d *JSONDoc) Has(p Path) bool {
+	_, ok := d.spans[p.Pointer()]
+	return ok
 }
 
-func (o *Object) findBifrostConfigs() []*BifrostConfig {
-	if o.gk == BifrostConfigKind {
-		return []*BifrostConfig{parseBifrostConfig(nil, o.text, false)}
+// JSONDocs returns the JSON documents the object holds, in key order: the
+// .json keys of a ConfigMap's data or a Secret's stringData and data, or a
+// standalone JSON file's text.
+func (o *Object) JSONDocs() []*JSONDoc {
+	o.docsOnce.Do(func() { o.docs = o.findJSONDocs() })
+	return o.docs
+}
+
+func (o *Object) findJSONDocs() []*JSONDoc {
+	if o.file != nil {
+		if !o.file.JSON {
+			return nil
+		}
+		return []*JSONDoc{parseJSONDoc(nil, o.text, false)}
 	}
 	type field struct {
 		name    string
@@ -191,14 +228,14 @@ func (o *Object) findBifrostConfigs() []*BifrostConfig {
 	}
 	var fields []field
 	switch o.gk {
-	case schema.GroupKind{Kind: "ConfigMap"}:
+	case ConfigMapKind:
 		fields = []field{{"data", false}}
-	case schema.GroupKind{Kind: "Secret"}:
+	case SecretKind:
 		fields = []field{{"stringData", false}, {"data", true}}
 	default:
 		return nil
 	}
-	var out []*BifrostConfig
+	var out []*JSONDoc
 	for _, f := range fields {
 		data := LookupMap(o.Content, f.name)
 		for _, key := range slices.Sorted(maps.Keys(data)) {
@@ -216,41 +253,14 @@ func (o *Object) findBifrostConfigs() []*BifrostConfig {
 				}
 				text = string(raw)
 			}
-			cfg := parseBifrostConfig(P(f.name, key), text, f.encoded)
-			if cfg.looksLikeBifrost() {
-				out = append(out, cfg)
-			}
+			out = append(out, parseJSONDoc(P(f.name, key), text, f.encoded))
 		}
 	}
 	return out
 }
 
-func parseBifrostConfig(path Path, text string, encoded bool) *BifrostConfig {
-	cfg := &BifrostConfig{Path: path, Text: text, Encoded: encoded}
-	cfg.Doc, cfg.spans, cfg.Err = ParseJSON(text)
-	return cfg
-}
-
-// looksLikeBifrost applies the signature: a top-level "providers" key or a
-// getbifrost.ai $schema. Invalid JSON counts when its text mentions either,
-// so that a broken config is reported rather than skipped.
-func (c *BifrostConfig) looksLikeBifrost() bool {
-	if c.Err != nil {
-		return strings.Contains(c.Text, `"providers"`) || strings.Contains(c.Text, "getbifrost.ai")
-	}
-	return IsBifrostConfig(c.Doc)
-}
-
-// IsBifrostConfig reports whether a decoded JSON document has the Bifrost
-// config signature.
-func IsBifrostConfig(doc any) bool {
-	m, ok := doc.(map[string]any)
-	if !ok {
-		return false
-	}
-	if _, ok := m["providers"]; ok {
-		return true
-	}
-	s, _ := m["$schema"].(string)
-	return strings.Contains(s, "getbifrost.ai")
+func parseJSONDoc(path Path, text string, encoded bool) *JSONDoc {
+	d := &JSONDoc{Path: path, Text: text, Encoded: encoded}
+	d.Doc, d.spans, d.Err = ParseJSON(text)
+	return d
 }

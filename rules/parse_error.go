@@ -17,19 +17,3 @@ var ParseError = &Rule{
 		}
 	},
 }
-
-// Builtin returns the rules gjallar ships, in the order they are documented:
-// the core rules, then the rules for the runbook's own traps.
-func Builtin() []*Rule {
-	core := []*Rule{
-		BifrostProvidersMap,
-		BifrostOtelTraceType,
-		BifrostFSGroup,
-		PublicNLBCloudFront,
-		ModelProviderPrefix,
-		ConfigRolloutHash,
-		BifrostConfigSchema,
-		ParseError,
-	}
-	return append(core, trapRules...)
-}

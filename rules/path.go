@@ -2,6 +2,7 @@ package rules
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"strconv"
 	"strings"
@@ -159,9 +160,9 @@ func mustLookup(v any, p Path) any {
 	return out
 }
 
-// asFloat reads a decoded number (int64, float64 or json.Number); a string
+// AsFloat reads a decoded number (int64, float64 or json.Number); a string
 // or anything else is not one.
-func asFloat(v any) (float64, bool) {
+func AsFloat(v any) (float64, bool) {
 	switch n := v.(type) {
 	case int64:
 		return float64(n), true
@@ -176,11 +177,22 @@ func asFloat(v any) (float64, bool) {
 	return 0, false
 }
 
-// asInt reads a decoded whole number; 3.0 counts, 3.5 does not.
-func asInt(v any) (int64, bool) {
-	f, ok := asFloat(v)
+// AsInt reads a decoded whole number; 3.0 counts, 3.5 does not.
+func AsInt(v any) (int64, bool) {
+	f, ok := AsFloat(v)
 	if !ok || f != math.Trunc(f) || math.Abs(f) > 1<<53 {
 		return 0, false
 	}
 	return int64(f), true
+}
+
+// DescribeJSON renders a decoded value for a message; strings are quoted.
+func DescribeJSON(v any) string {
+	if s, ok := v.(string); ok {
+		return fmt.Sprintf("%q", s)
+	}
+	if v == nil {
+		return "null"
+	}
+	return fmt.Sprintf("%v", v)
 }

@@ -19,9 +19,12 @@ var (
 	JobKind         = schema.GroupKind{Group: "batch", Kind: "Job"}
 	CronJobKind     = schema.GroupKind{Group: "batch", Kind: "CronJob"}
 
-	ConfigMapKind = schema.GroupKind{Kind: "ConfigMap"}
-	SecretKind    = schema.GroupKind{Kind: "Secret"}
-	ServiceKind   = schema.GroupKind{Kind: "Service"}
+	ConfigMapKind               = schema.GroupKind{Kind: "ConfigMap"}
+	SecretKind                  = schema.GroupKind{Kind: "Secret"}
+	ServiceKind                 = schema.GroupKind{Kind: "Service"}
+	NamespaceKind               = schema.GroupKind{Kind: "Namespace"}
+	PersistentVolumeClaimKind   = schema.GroupKind{Kind: "PersistentVolumeClaim"}
+	HorizontalPodAutoscalerKind = schema.GroupKind{Group: "autoscaling", Kind: "HorizontalPodAutoscaler"}
 )
 
 var podTemplatePaths = map[schema.GroupKind]Path{
@@ -34,11 +37,18 @@ var podTemplatePaths = map[schema.GroupKind]Path{
 	CronJobKind:     {"spec", "jobTemplate", "spec", "template"},
 }
 
+// PodTemplatePath is where a kind's pod template lives; ok is false for
+// kinds without one.
+func PodTemplatePath(gk schema.GroupKind) (p Path, ok bool) {
+	p, ok = podTemplatePaths[gk]
+	return p, ok
+}
+
 // PodTemplateKinds lists every kind with a pod template.
 var PodTemplateKinds = []schema.GroupKind{PodKind, DeploymentKind, StatefulSetKind, DaemonSetKind, ReplicaSetKind, JobKind, CronJobKind}
 
 // RolloutKinds are the workloads whose pods roll when the pod template
-// changes, so a config hash annotation on them restarts the pods.
+// changes.
 var RolloutKinds = []schema.GroupKind{DeploymentKind, StatefulSetKind, DaemonSetKind}
 
 // PodTemplate is the typed pod template of a workload (or the Pod itself).
@@ -80,8 +90,8 @@ func (o *Object) decodePodTemplate() (*PodTemplate, error) {
 			return nil, fmt.Errorf("%s does not decode: %s", t.SpecPath(), shortConvertError(err))
 		}
 	}
-	t.Meta.Labels = stringMap(LookupMap(tmpl, "metadata", "labels"))
-	t.Meta.Annotations = stringMap(LookupMap(tmpl, "metadata", "annotations"))
+	t.Meta.Labels = StringMap(LookupMap(tmpl, "metadata", "labels"))
+	t.Meta.Annotations = StringMap(LookupMap(tmpl, "metadata", "annotations"))
 	if o.gk == StatefulSetKind {
 		if claims := LookupList(o.Content, "spec", "volumeClaimTemplates"); claims != nil {
 			wrapped := map[string]any{"items": claims}
@@ -122,32 +132,6 @@ type ContainerAt struct {
 	*corev1.Container
 	Path Path
 	Init bool
-}
-
-// BifrostContainers returns the regular containers running a Bifrost image.
-func (t *PodTemplate) BifrostContainers() []ContainerAt {
-	var out []ContainerAt
-	for _, c := range t.Containers() {
-		if !c.Init && IsBifrostImage(c.Image) {
-			out = append(out, c)
-		}
-	}
-	return out
-}
-
-// IsBifrostImage reports whether an image reference's repository ends in a
-// path element named "bifrost" (maximhq/bifrost, mirrors of it,
-// bifrost/bifrost).
-func IsBifrostImage(image string) bool {
-	ref := image
-	if i := strings.Index(ref, "@"); i >= 0 {
-		ref = ref[:i]
-	}
-	last := ref[strings.LastIndex(ref, "/")+1:]
-	if i := strings.Index(last, ":"); i >= 0 {
-		last = last[:i]
-	}
-	return strings.EqualFold(last, "bifrost")
 }
 
 // ConfigMapRefs lists the ConfigMaps a pod spec reads, each once, in order

@@ -21,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/gjallar-dev/gjallar/rules"
+	"github.com/gjallar-dev/gjallar/rules/rollout"
 )
 
 // EngineHolder holds the engine in use; a config reload swaps it without
@@ -181,7 +182,7 @@ func onlyConfigHashChanged(oldRaw []byte, current map[string]any) bool {
 func withoutHash(content map[string]any) map[string]any {
 	for _, p := range [][]string{
 		{"metadata", "resourceVersion"}, {"metadata", "generation"}, {"metadata", "managedFields"},
-		{"status"}, {"spec", "template", "metadata", "annotations", rules.AnnotationConfigHash},
+		{"status"}, {"spec", "template", "metadata", "annotations", rollout.AnnotationConfigHash},
 	} {
 		content = without(content, p)
 	}

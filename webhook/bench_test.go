@@ -14,6 +14,7 @@ import (
 	"github.com/gjallar-dev/gjallar/bench/corpus"
 	"github.com/gjallar-dev/gjallar/policies"
 	"github.com/gjallar-dev/gjallar/rules"
+	"github.com/gjallar-dev/gjallar/rules/builtin"
 	"github.com/gjallar-dev/gjallar/webhook"
 )
 
@@ -32,7 +33,7 @@ func BenchmarkAdmission(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	engine, err := rules.NewEngine(rules.Builtin(), nil, set)
+	engine, err := rules.NewEngine(builtin.Rules(), nil, set)
 	if err != nil {
 		b.Fatal(err)
 	}

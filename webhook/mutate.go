@@ -13,6 +13,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/gjallar-dev/gjallar/rules"
+	kubechecks "github.com/gjallar-dev/gjallar/rules/kube/checks"
+	"github.com/gjallar-dev/gjallar/rules/rollout"
 )
 
 // Mutator stamps gjallar.dev/config-hash on workload pod templates, the
@@ -37,16 +39,16 @@ func (m *Mutator) Handle(ctx context.Context, req admission.Request) admission.R
 		if err != nil {
 			return admission.Errored(http.StatusBadRequest, err)
 		}
-		id := rules.ConfigRolloutHash.ID
+		id := kubechecks.ConfigRolloutHash.ID
 		if !m.Engines.Load().Enabled(id) || obj.Suppressed(id) {
 			return admission.Allowed("")
 		}
-		hash, _, ok := rules.DesiredConfigHash(obj, rules.Overlay(m.Index, obj))
+		hash, _, ok := rollout.DesiredConfigHash(obj, rules.Overlay(m.Index, obj))
 		if !ok {
 			return admission.Allowed("")
 		}
 		t, _ := obj.PodTemplate()
-		have, present := t.Meta.Annotations[rules.AnnotationConfigHash]
+		have, present := t.Meta.Annotations[rollout.AnnotationConfigHash]
 		if have == hash {
 			return admission.Allowed("")
 		}
@@ -54,7 +56,7 @@ func (m *Mutator) Handle(ctx context.Context, req admission.Request) admission.R
 			lctx, cancel := context.WithTimeout(ctx, liveReadTimeout)
 			defer cancel()
 			idx := &liveConfigMaps{Index: rules.Overlay(m.Index, obj), reader: m.Live, ctx: lctx}
-			live, _, ok := rules.DesiredConfigHash(obj, idx)
+			live, _, ok := rollout.DesiredConfigHash(obj, idx)
 			if idx.failed || (ok && live == have) {
 				// Unsure (the API server is slow or unreachable) or the
 				// object is right: leave its hash alone rather than risk
@@ -65,7 +67,7 @@ func (m *Mutator) Handle(ctx context.Context, req admission.Request) admission.R
 				hash = live
 			}
 		}
-		return admission.Patched("stamped "+rules.AnnotationConfigHash, setField(obj.Content, rules.ConfigHashPath(t), hash))
+		return admission.Patched("stamped "+rollout.AnnotationConfigHash, setField(obj.Content, rollout.ConfigHashPath(t), hash))
 	})
 }
 

@@ -20,6 +20,9 @@ import (
 	"github.com/gjallar-dev/gjallar/lint"
 	"github.com/gjallar-dev/gjallar/policies"
 	"github.com/gjallar-dev/gjallar/rules"
+	"github.com/gjallar-dev/gjallar/rules/builtin"
+	kubechecks "github.com/gjallar-dev/gjallar/rules/kube/checks"
+	"github.com/gjallar-dev/gjallar/rules/rollout"
 	"github.com/gjallar-dev/gjallar/webhook"
 )
 
@@ -239,7 +242,7 @@ func parityFixture(t *testing.T, path string) bool {
 	if err != nil {
 		t.Fatal(err)
 	}
-	engine, err := rules.NewEngine(rules.Builtin(), nil, set)
+	engine, err := rules.NewEngine(builtin.Rules(), nil, set)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -327,7 +330,7 @@ func parityFixture(t *testing.T, path string) bool {
 				err = suite.client.Create(ctx, probe, client.DryRunAll)
 			}
 			got = verdict{denial: denialOf(err), warnings: suite.warnings.take()}
-			stamped, _, _ = unstructured.NestedString(probe.Object, "spec", "template", "metadata", "annotations", rules.AnnotationConfigHash)
+			stamped, _, _ = unstructured.NestedString(probe.Object, "spec", "template", "metadata", "annotations", rollout.AnnotationConfigHash)
 		}
 		if got.denial != expected.denial {
 			t.Errorf("%s denial differs\nlint:    %s\nwebhook: %s", it.ref, expected.denial, got.denial)
@@ -354,7 +357,7 @@ func expectedVerdict(ref rules.ObjectRef, gk schema.GroupKind, findings []rules.
 	var v verdict
 	var kept []rules.Finding
 	for _, f := range findings {
-		if f.Rule == rules.ConfigRolloutHash.ID && f.Fix != nil {
+		if f.Rule == kubechecks.ConfigRolloutHash.ID && f.Fix != nil {
 			v.hash, _ = f.Fix.Edits[0].Value.(string)
 			continue // the mutating webhook stamps it instead
 		}

@@ -21,12 +21,14 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	"github.com/gjallar-dev/gjallar/rules"
+	kubechecks "github.com/gjallar-dev/gjallar/rules/kube/checks"
+	"github.com/gjallar-dev/gjallar/rules/rollout"
 )
 
 // RestartController rolls the pods of workloads whose config changed: when
 // a ConfigMap's data changes, it sets gjallar.dev/config-hash on every
 // workload in the namespace that reads it to the value
-// rules.DesiredConfigHash gives, which changes the pod template and rolls
+// rollout.DesiredConfigHash gives, which changes the pod template and rolls
 // the pods. A workload whose hash is already right is left alone, so
 // updates never loop.
 //
@@ -62,7 +64,7 @@ func (r *RestartController) SetupWithManager(mgr ctrl.Manager) error {
 // Reconcile implements reconcile.Reconciler for one ConfigMap.
 func (r *RestartController) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
 	cm := r.Index.Get(rules.ConfigMapKind, req.Namespace, req.Name)
-	id := rules.ConfigRolloutHash.ID
+	id := kubechecks.ConfigRolloutHash.ID
 	if cm == nil {
 		r.contents.Delete(req.NamespacedName)
 		return reconcile.Result{}, nil
@@ -70,7 +72,7 @@ func (r *RestartController) Reconcile(ctx context.Context, req reconcile.Request
 	if !r.Engines.Load().Enabled(id) || r.namespaceExcluded(req.Namespace) {
 		return reconcile.Result{}, nil
 	}
-	content := rules.ConfigHash([]*rules.Object{cm})
+	content := rollout.ConfigHash([]*rules.Object{cm})
 	prev, known := r.contents.Load(req.NamespacedName)
 	changed := known && prev.(string) != content
 	var errs []error
@@ -80,8 +82,8 @@ func (r *RestartController) Reconcile(ctx context.Context, req reconcile.Request
 			if err != nil || t == nil || w.Suppressed(id) || !readsConfigMap(t, req.Name) {
 				continue
 			}
-			want, _, ok := rules.DesiredConfigHash(w, r.Index)
-			have, present := t.Meta.Annotations[rules.AnnotationConfigHash]
+			want, _, ok := rollout.DesiredConfigHash(w, r.Index)
+			have, present := t.Meta.Annotations[rollout.AnnotationConfigHash]
 			if !ok || have == want || (!present && !changed) {
 				continue
 			}
@@ -145,12 +147,12 @@ func (r *RestartController) roll(ctx context.Context, gk schema.GroupKind, w, cm
 			return err
 		}
 		var ok bool
-		want, _, ok = rules.DesiredConfigHash(fresh, r.Index)
-		have, present := t.Meta.Annotations[rules.AnnotationConfigHash]
+		want, _, ok = rollout.DesiredConfigHash(fresh, r.Index)
+		have, present := t.Meta.Annotations[rollout.AnnotationConfigHash]
 		if !ok || have == want || (!present && !stampMissing) {
 			return nil // changed meanwhile: nothing left to do
 		}
-		patch := nest(rules.ConfigHashPath(t), want).(map[string]any)
+		patch := nest(rollout.ConfigHashPath(t), want).(map[string]any)
 		patch["metadata"] = map[string]any{"resourceVersion": u.GetResourceVersion()}
 		data, err := json.Marshal(patch)
 		if err != nil {
@@ -168,7 +170,7 @@ func (r *RestartController) roll(ctx context.Context, gk schema.GroupKind, w, cm
 	if err != nil {
 		return fmt.Errorf("rolling %s %s: %w", gk.Kind, key, err)
 	}
-	if got, _, _ := unstructured.NestedString(rolled.Object, "spec", "template", "metadata", "annotations", rules.AnnotationConfigHash); got != want {
+	if got, _, _ := unstructured.NestedString(rolled.Object, "spec", "template", "metadata", "annotations", rollout.AnnotationConfigHash); got != want {
 		return fmt.Errorf("%s %s: %w (have %q, want %q)", gk.Kind, key, errNotApplied, got, want)
 	}
 	restartsTotal.WithLabelValues(gk.Kind).Inc()
@@ -180,6 +182,6 @@ func (r *RestartController) roll(ctx context.Context, gk schema.GroupKind, w, cm
 	related.SetUID(types.UID(rules.LookupString(cm.Content, "metadata", "uid")))
 	r.Recorder.Eventf(rolled, related, corev1.EventTypeNormal, "ConfigChanged", "RollPods",
 		"ConfigMap %s changed; set %s to %s so the pods restart with the new config",
-		cm.Name(), rules.AnnotationConfigHash, want)
+		cm.Name(), rollout.AnnotationConfigHash, want)
 	return nil
 }

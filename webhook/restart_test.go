@@ -15,6 +15,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/gjallar-dev/gjallar/rules"
+	"github.com/gjallar-dev/gjallar/rules/builtin"
+	"github.com/gjallar-dev/gjallar/rules/rollout"
 	"github.com/gjallar-dev/gjallar/webhook"
 )
 
@@ -33,7 +35,7 @@ func TestNoRollWithoutADataChange(t *testing.T) {
 		t.Fatal(err)
 	}
 	setConfig(t, "rules: {}\n")
-	if _, ok := d.Spec.Template.Annotations[rules.AnnotationConfigHash]; ok {
+	if _, ok := d.Spec.Template.Annotations[rollout.AnnotationConfigHash]; ok {
 		t.Fatal("stamped although its ConfigMap does not exist yet")
 	}
 	cm := bifrostConfigMap("late-config", ns, "glm-5")
@@ -59,9 +61,9 @@ func TestNoRollWithoutADataChange(t *testing.T) {
 	want := hashOf(t, cm)
 	if err := waitFor(10*time.Second, func() bool {
 		suite.client.Get(ctx, client.ObjectKeyFromObject(d), &current)
-		return current.Spec.Template.Annotations[rules.AnnotationConfigHash] == want
+		return current.Spec.Template.Annotations[rollout.AnnotationConfigHash] == want
 	}); err != nil {
-		t.Fatalf("not rolled after the data changed (hash %q)", current.Spec.Template.Annotations[rules.AnnotationConfigHash])
+		t.Fatalf("not rolled after the data changed (hash %q)", current.Spec.Template.Annotations[rollout.AnnotationConfigHash])
 	}
 }
 
@@ -98,11 +100,11 @@ func TestMutatorTrustsLiveConfigOverALaggingCache(t *testing.T) {
 	stale.TypeMeta = metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"}
 	staleContent, _ := runtime.DefaultUnstructuredConverter.ToUnstructured(stale)
 	lagging := rules.NewMemIndex([]*rules.Object{rules.NewObject(staleContent)})
-	engine, _ := rules.NewEngine(rules.Builtin(), nil)
+	engine, _ := rules.NewEngine(builtin.Rules(), nil)
 	m := &webhook.Mutator{Engines: webhook.NewEngineHolder(engine), Index: lagging, Live: suite.client}
 
 	d := bifrostDeployment("bifrost", ns, "config", false)
-	d.Spec.Template.Annotations = map[string]string{rules.AnnotationConfigHash: live}
+	d.Spec.Template.Annotations = map[string]string{rollout.AnnotationConfigHash: live}
 	d.TypeMeta = metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"}
 	raw, _ := json.Marshal(d)
 	req := admission.Request{}

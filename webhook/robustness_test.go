@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/gjallar-dev/gjallar/rules"
+	"github.com/gjallar-dev/gjallar/rules/builtin"
 	"github.com/gjallar-dev/gjallar/webhook"
 )
 
@@ -216,7 +217,7 @@ func TestMissingKindIsSkipped(t *testing.T) {
 	if idx.Get(absent, "x", "y") != nil || idx.List(absent, "") != nil || idx.Serves(absent) {
 		t.Error("an absent kind returned objects")
 	}
-	e, _ := rules.NewEngine(rules.Builtin(), nil)
+	e, _ := rules.NewEngine(builtin.Rules(), nil)
 	obj := rules.NewObject(map[string]any{"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
 		"metadata": map[string]any{"name": "g", "namespace": "x", "annotations": map[string]any{"service.beta.kubernetes.io/aws-load-balancer-scheme": "internet-facing"}},
 		"spec":     map[string]any{"gatewayClassName": "kgateway"}})

@@ -29,6 +29,7 @@ import (
 	ctrlwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	"github.com/gjallar-dev/gjallar/rules"
+	"github.com/gjallar-dev/gjallar/rules/builtin"
 )
 
 // Options configures `gjallar webhook`.
@@ -321,7 +322,7 @@ func buildEngine(o Options, text []byte) (*rules.Engine, error) {
 			return nil, err
 		}
 	}
-	return rules.NewEngine(rules.Builtin(), cfg, exts...)
+	return rules.NewEngine(builtin.Rules(), cfg, exts...)
 }
 
 // reloadLoop re-reads the mounted config every interval and swaps the

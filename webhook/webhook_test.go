@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/gjallar-dev/gjallar/rules"
+	"github.com/gjallar-dev/gjallar/rules/rollout"
 )
 
 const arrayConfig = `{"providers": [{"name": "openai", "keys": [{"name": "k", "value": "env.OPENAI_KEY", "weight": 1, "models": ["*"]}]}]}`
@@ -133,7 +134,7 @@ func TestDeploymentIsStampedAndRolledOnConfigChange(t *testing.T) {
 		t.Fatalf("create deployment: %v", err)
 	}
 	want := hashOf(t, cm)
-	if got := d.Spec.Template.Annotations[rules.AnnotationConfigHash]; got != want {
+	if got := d.Spec.Template.Annotations[rollout.AnnotationConfigHash]; got != want {
 		t.Fatalf("stamped hash = %q, want %q", got, want)
 	}
 	gen := d.Generation
@@ -148,10 +149,10 @@ func TestDeploymentIsStampedAndRolledOnConfigChange(t *testing.T) {
 		if err := suite.client.Get(ctx, client.ObjectKeyFromObject(d), &current); err != nil {
 			return false
 		}
-		return current.Spec.Template.Annotations[rules.AnnotationConfigHash] == want
+		return current.Spec.Template.Annotations[rollout.AnnotationConfigHash] == want
 	})
 	if err != nil {
-		t.Fatalf("the Deployment's hash never became %s (have %s)", want, current.Spec.Template.Annotations[rules.AnnotationConfigHash])
+		t.Fatalf("the Deployment's hash never became %s (have %s)", want, current.Spec.Template.Annotations[rollout.AnnotationConfigHash])
 	}
 	// Once: the pod template changed exactly one more time and stays put.
 	time.Sleep(2 * time.Second)
@@ -182,7 +183,7 @@ func hashOf(t *testing.T, cm *corev1.ConfigMap) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return rules.ConfigHash([]*rules.Object{rules.NewObject(content)})
+	return rollout.ConfigHash([]*rules.Object{rules.NewObject(content)})
 }
 
 func TestDryRunDeniedWithoutSideEffect(t *testing.T) {

@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/gjallar-dev/gjallar/rules"
+	"github.com/gjallar-dev/gjallar/rules/rollout"
 )
 
 // ObjectsPerStack is how many objects one stack writes: PVC, ConfigMap,
@@ -342,7 +343,7 @@ func (s *stack) configHash() string {
 		"metadata": map[string]any{"name": "bifrost-gateway-config", "namespace": s.ns},
 		"data":     map[string]any{"config.json": s.bifrostConfig()},
 	})
-	return rules.ConfigHash([]*rules.Object{cm})
+	return rollout.ConfigHash([]*rules.Object{cm})
 }
 
 func (s *stack) labels(component string) string {

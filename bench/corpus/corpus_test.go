@@ -10,6 +10,7 @@ import (
 	"github.com/gjallar-dev/gjallar/lint"
 	"github.com/gjallar-dev/gjallar/policies"
 	"github.com/gjallar-dev/gjallar/rules"
+	"github.com/gjallar-dev/gjallar/rules/builtin"
 )
 
 // TestCorpusFindings keeps the generator honest: every layout lints to
@@ -20,7 +21,7 @@ func TestCorpusFindings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	engine, err := rules.NewEngine(rules.Builtin(), nil, set)
+	engine, err := rules.NewEngine(builtin.Rules(), nil, set)
 	if err != nil {
 		t.Fatal(err)
 	}

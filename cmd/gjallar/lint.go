@@ -11,6 +11,7 @@ import (
 	"github.com/gjallar-dev/gjallar/lint"
 	"github.com/gjallar-dev/gjallar/policies"
 	"github.com/gjallar-dev/gjallar/rules"
+	"github.com/gjallar-dev/gjallar/rules/builtin"
 )
 
 func newLintCommand() *cobra.Command {
@@ -75,7 +76,7 @@ func newLintCommand() *cobra.Command {
 			if err != nil {
 				return usageErr(err)
 			}
-			engine, err := rules.NewEngine(rules.Builtin(), cfg, set)
+			engine, err := rules.NewEngine(builtin.Rules(), cfg, set)
 			if err != nil {
 				return usageErr(err)
 			}

@@ -9,6 +9,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gjallar-dev/gjallar/rules"
+	"github.com/gjallar-dev/gjallar/rules/bifrost"
+	"github.com/gjallar-dev/gjallar/rules/builtin"
 )
 
 func newRulesCommand() *cobra.Command {
@@ -56,7 +58,7 @@ func newRulesCommand() *cobra.Command {
 
 // allRules lists the Go rules, then the built-in Rego policies.
 func allRules() []*rules.Rule {
-	return append(rules.Builtin(), builtinPolicyRules()...)
+	return append(builtin.Rules(), builtinPolicyRules()...)
 }
 
 // RulesMarkdown renders the README's rules table from the rules' own
@@ -83,7 +85,7 @@ func newSchemaCommand() *cobra.Command {
 		Short: "Print the JSON Schema gjallar checks Bifrost configs against",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			_, err := cmd.OutOrStdout().Write(rules.BifrostSchemaJSON())
+			_, err := cmd.OutOrStdout().Write(bifrost.SchemaJSON())
 			return err
 		},
 	}

@@ -1,0 +1,227 @@
+package bifrost
+
+import (
+	"fmt"
+	"maps"
+	"net/url"
+	"slices"
+	"sort"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/gjallar-dev/gjallar/rules"
+	"github.com/gjallar-dev/gjallar/rules/gateway"
+	"github.com/gjallar-dev/gjallar/rules/kube"
+)
+
+// KnownProviders is the builtin list, the configured extras, and every
+// provider declared in any Bifrost config in the index or in obj itself.
+func KnownProviders(c *rules.Context, obj *rules.Object, extra []string) map[string]bool {
+	declared := c.SharedOver("bifrost-declared-providers", ConfigKinds, func() any {
+		set := map[string]bool{}
+		for _, gk := range ConfigKinds {
+			for _, o := range c.Index.List(gk, "") {
+				addDeclaredProviders(set, o)
+			}
+		}
+		return set
+	}).(map[string]bool)
+	known := make(map[string]bool, len(BuiltinProviders)+len(declared)+len(extra))
+	for _, p := range BuiltinProviders {
+		known[p] = true
+	}
+	for p := range declared {
+		known[p] = true
+	}
+	for _, p := range extra {
+		known[p] = true
+	}
+	addDeclaredProviders(known, obj)
+	return known
+}
+
+func addDeclaredProviders(set map[string]bool, o *rules.Object) {
+	for _, cfg := range Configs(o) {
+		for name := range rules.LookupMap(cfg.Root(), "providers") {
+			set[name] = true
+		}
+	}
+}
+
+// WalkFallbacks calls fn for every string in a "fallbacks" list anywhere in
+// a config; lists of objects carry provider and model apart and are fine.
+func WalkFallbacks(v any, at rules.Path, fn func(rules.Path, string)) {
+	switch x := v.(type) {
+	case map[string]any:
+		for _, k := range slices.Sorted(maps.Keys(x)) {
+			if list, ok := x[k].([]any); ok && k == "fallbacks" {
+				for i, e := range list {
+					if s, ok := e.(string); ok {
+						fn(at.Child(k, i), s)
+					}
+				}
+				continue
+			}
+			WalkFallbacks(x[k], at.Child(k), fn)
+		}
+	case []any:
+		for i, e := range x {
+			WalkFallbacks(e, at.Child(i), fn)
+		}
+	}
+}
+
+// modelsNamedAfterProvider are providers whose own model names start with
+// the provider name, so "mistral-large" is a model, not a typo for
+// "mistral/large".
+var modelsNamedAfterProvider = map[string]bool{"mistral": true, "gemini": true, "deepseek": true}
+
+// modelFamilies guesses the provider for a bare model name.
+var modelFamilies = []struct{ prefix, provider string }{
+	{"gpt-", "openai"}, {"chatgpt", "openai"}, {"o1", "openai"}, {"o3", "openai"}, {"o4", "openai"},
+	{"text-embedding", "openai"}, {"claude", "anthropic"}, {"gemini", "gemini"},
+	{"mistral", "mistral"}, {"mixtral", "mistral"}, {"codestral", "mistral"},
+	{"command", "cohere"}, {"deepseek", "deepseek"}, {"grok", "xai"},
+}
+
+// ModelNameProblem says what is wrong with a model name and what to write
+// instead; what is "" when Bifrost can route the name.
+func ModelNameProblem(name string, known map[string]bool) (what, fix string) {
+	name = strings.TrimSpace(name)
+	if name == "" || strings.Contains(name, "$(") || strings.HasPrefix(name, "env.") {
+		return "", ""
+	}
+	if i := strings.Index(name, "/"); i >= 0 {
+		prefix := name[:i]
+		if known[prefix] {
+			return "", ""
+		}
+		return fmt.Sprintf("%q starts with %q, which is not a Bifrost provider", name, prefix), "openai/" + name
+	}
+	for _, p := range sortedByLength(known) {
+		if strings.HasPrefix(name, p+"-") && !modelsNamedAfterProvider[p] {
+			return fmt.Sprintf("%q joins provider and model with \"-\" where Bifrost needs \"/\"", name), p + "/" + name[len(p)+1:]
+		}
+	}
+	provider := "openai" // a self-hosted vLLM behind Bifrost is an openai provider
+	lower := strings.ToLower(name)
+	for _, f := range modelFamilies {
+		if strings.HasPrefix(lower, f.prefix) {
+			provider = f.provider
+			break
+		}
+	}
+	return fmt.Sprintf("%q has no provider prefix", name), provider + "/" + name
+}
+
+func sortedByLength(set map[string]bool) []string {
+	out := make([]string, 0, len(set))
+	for k := range set {
+		out = append(out, k)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if len(out[i]) != len(out[j]) {
+			return len(out[i]) > len(out[j])
+		}
+		return out[i] < out[j]
+	})
+	return out
+}
+
+func IsModelVar(name string) bool {
+	return name == "MODEL" || strings.HasSuffix(name, "_MODEL") || strings.HasSuffix(name, "_MODEL_NAME") || strings.HasSuffix(name, "_MODEL_ID")
+}
+
+func IsBaseURLVar(name string) bool {
+	return name == "OPENAI_BASE_URL" || name == "OPENAI_API_BASE" || strings.HasSuffix(name, "_BASE_URL") || strings.HasSuffix(name, "_API_BASE")
+}
+
+// PointsAtBifrost decides whether a base URL reaches Bifrost: its host's
+// first label says bifrost, it is a configured Bifrost host, or it names a
+// Service that selects Bifrost pods.
+func PointsAtBifrost(c *rules.Context, ns, raw string, hosts []string) bool {
+	raw = strings.TrimSpace(raw)
+	if raw == "" || strings.Contains(raw, "$(") {
+		return false
+	}
+	if !strings.Contains(raw, "://") {
+		raw = "http://" + raw
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Hostname() == "" {
+		return false
+	}
+	host := strings.ToLower(u.Hostname())
+	if slices.Contains(hosts, host) || slices.Contains(hosts, strings.ToLower(u.Host)) {
+		return true
+	}
+	labels := strings.Split(host, ".")
+	if strings.Contains(labels[0], "bifrost") {
+		return true
+	}
+	svcNS := ns
+	switch {
+	case len(labels) == 1:
+	case len(labels) == 2, len(labels) >= 3 && labels[2] == "svc":
+		svcNS = labels[1]
+	default:
+		return false // an external DNS name
+	}
+	return Services(c)[svcNS+"/"+labels[0]]
+}
+
+// serviceKinds are what Services reads.
+var serviceKinds = append([]schema.GroupKind{rules.ServiceKind}, rules.PodTemplateKinds...)
+
+// Services is the set of Services (ns/name) whose selector matches
+// the pod template of a workload running Bifrost, computed once per run.
+func Services(c *rules.Context) map[string]bool {
+	return c.SharedOver("bifrost-services", serviceKinds, func() any {
+		set := map[string]bool{}
+		for _, svc := range c.Index.List(rules.ServiceKind, "") {
+			sel := rules.StringMap(rules.LookupMap(svc.Content, "spec", "selector"))
+			if len(sel) == 0 {
+				continue
+			}
+			for _, gk := range rules.PodTemplateKinds {
+				for _, w := range c.Index.List(gk, svc.Namespace()) {
+					if t, err := w.PodTemplate(); err == nil && t != nil && kube.Selects(sel, t.Meta.Labels) && len(Containers(t)) > 0 {
+						set[svc.Namespace()+"/"+svc.Name()] = true
+					}
+				}
+			}
+		}
+		return set
+	}).(map[string]bool)
+}
+
+// RoutedToBifrost: the URL reaches the gateway and the HTTPRoute rule that
+// serves it forwards to a Service selecting Bifrost pods.
+func RoutedToBifrost(c *rules.Context, ns, raw string) bool {
+	raw = strings.TrimSpace(raw)
+	if raw == "" {
+		return false
+	}
+	if !strings.Contains(raw, "://") {
+		raw = "http://" + raw
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	if u.Path == "" {
+		u.Path = "/"
+	}
+	rule := gateway.ServingRuleFor(c, ns, u)
+	if rule == nil {
+		return false
+	}
+	services := Services(c)
+	for _, b := range rule.Backends {
+		if b.IsService() && services[b.Namespace+"/"+b.Name] {
+			return true
+		}
+	}
+	return false
+}

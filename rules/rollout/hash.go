@@ -1,0 +1,102 @@
+// Package rollout is gjallar's config hash: which ConfigMaps a workload's
+// pods read that should roll them when they change, and the
+// gjallar.dev/config-hash annotation that makes them roll. lint --fix, the
+// mutating webhook and the restart controller all compute it here.
+package rollout
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"hash"
+	"maps"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/gjallar-dev/gjallar/rules"
+	"github.com/gjallar-dev/gjallar/rules/bifrost"
+)
+
+// Annotation keys of the config hash.
+const (
+	AnnotationConfigHash      = "gjallar.dev/config-hash"
+	AnnotationRestartOnChange = "gjallar.dev/restart-on-config-change"
+)
+
+// ConfigHashPath is where the hash annotation lives in a workload.
+func ConfigHashPath(t *rules.PodTemplate) rules.Path {
+	return t.Path.Child("metadata", "annotations", AnnotationConfigHash)
+}
+
+// DesiredConfigHash returns the hash the workload's pod template should
+// carry and the ConfigMaps it covers. ok is false when the workload needs no
+// hash, or when a ConfigMap it must cover is not in the index, so the true
+// value cannot be known.
+func DesiredConfigHash(obj *rules.Object, idx rules.Index) (hash string, names []string, ok bool) {
+	if !isRolloutKind(obj) {
+		return "", nil, false
+	}
+	t, err := obj.PodTemplate()
+	if err != nil || t == nil {
+		return "", nil, false
+	}
+	optIn := strings.EqualFold(obj.Annotations()[AnnotationRestartOnChange], "true") ||
+		strings.EqualFold(t.Meta.Annotations[AnnotationRestartOnChange], "true")
+	var cms []*rules.Object
+	for _, ref := range t.ConfigMapRefs() {
+		cm := idx.Get(rules.ConfigMapKind, obj.Namespace(), ref.Name)
+		switch {
+		case cm == nil && optIn && !ref.Optional:
+			return "", nil, false
+		case cm == nil:
+			continue
+		case optIn || len(bifrost.Configs(cm)) > 0:
+			cms = append(cms, cm)
+		}
+	}
+	if len(cms) == 0 {
+		return "", nil, false
+	}
+	for _, cm := range cms {
+		names = append(names, cm.Name())
+	}
+	sort.Strings(names)
+	return ConfigHash(cms), names, true
+}
+
+func isRolloutKind(obj *rules.Object) bool {
+	return slices.Contains(rules.RolloutKinds, obj.GroupKind())
+}
+
+// ConfigHash is the one function that computes gjallar.dev/config-hash, for
+// lint --fix, the mutating webhook and the restart controller alike: a
+// SHA-256 over the ConfigMaps' names and data, independent of their order
+// and of map iteration order.
+func ConfigHash(cms []*rules.Object) string {
+	sorted := append([]*rules.Object(nil), cms...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Name() < sorted[j].Name() })
+	h := sha256.New()
+	for _, cm := range sorted {
+		writeField(h, "configmap", cm.Name())
+		for _, section := range []string{"data", "binaryData"} {
+			data := rules.LookupMap(cm.Content, section)
+			for _, k := range slices.Sorted(maps.Keys(data)) {
+				v, _ := data[k].(string)
+				writeField(h, section, k)
+				writeField(h, "value", v)
+			}
+		}
+	}
+	return "sha256:" + hex.EncodeToString(h.Sum(nil))
+}
+
+// writeField length-prefixes each part so that no two different inputs
+// hash the same bytes.
+func writeField(h hash.Hash, tag, s string) {
+	var n [8]byte
+	binary.BigEndian.PutUint64(n[:], uint64(len(s)))
+	h.Write([]byte(tag))
+	h.Write(n[:])
+	h.Write([]byte(s))
+}
