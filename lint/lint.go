@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 
 	"github.com/gjallar-dev/gjallar/rules"
+	"github.com/gjallar-dev/gjallar/rules/kube"
 )
 
 // Options says what to lint.
@@ -23,6 +24,9 @@ type Options struct {
 	// cluster), so references to objects not in it are errors rather than
 	// "may live elsewhere".
 	Complete bool
+	// DefaultNamespace is where namespaced objects that name no namespace
+	// are applied, as with `kubectl apply -n`; "" leaves them without one.
+	DefaultNamespace string
 }
 
 // Report is the outcome of one lint.
@@ -51,6 +55,7 @@ func Lint(engine *rules.Engine, opts Options) (*Report, *Input, error) {
 		return nil, nil, err
 	}
 	in.Complete = opts.Complete
+	in.DefaultNamespace = opts.DefaultNamespace
 	return Check(engine, in), in, nil
 }
 
@@ -58,6 +63,9 @@ func Lint(engine *rules.Engine, opts Options) (*Report, *Input, error) {
 func Check(engine *rules.Engine, in *Input) *Report {
 	objs := make([]*rules.Object, len(in.Documents))
 	for i, d := range in.Documents {
+		if d.Object.File() == nil && kube.Namespaced(d.Object.GroupKind()) {
+			d.Object.PlaceIn(in.DefaultNamespace)
+		}
 		objs[i] = d.Object
 	}
 	idx := rules.NewMemIndex(objs)

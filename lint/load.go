@@ -88,10 +88,12 @@ func (d *Document) Node() *yaml.Node {
 // be read.
 type Input struct {
 	// Complete marks the input as everything that exists (Options.Complete).
-	Complete  bool
-	Sources   []*Source
-	Documents []*Document
-	Problems  []Located
+	Complete bool
+	// DefaultNamespace is Options.DefaultNamespace.
+	DefaultNamespace string
+	Sources          []*Source
+	Documents        []*Document
+	Problems         []Located
 	// Parsed counts the non-empty documents parsed into YAML nodes; with
 	// parseOnly (Parse) that is where loading stops.
 	Parsed    int

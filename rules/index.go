@@ -117,13 +117,26 @@ func (idx *MemIndex) HasNamespace(ns string) bool {
 	return idx.Complete || idx.nss[ns]
 }
 
+// HoldsKind reports whether the index evidently holds every object of
+// kind gk in ns: it holds the Namespace object itself and at least one
+// object of the kind there (a tree that defines a namespace and some of its
+// Services defines all of them), or it is complete.
+func (idx *MemIndex) HoldsKind(gk schema.GroupKind, ns string) bool {
+	if idx.Complete {
+		return true
+	}
+	return idx.byKey[objectKey{NamespaceKind, "", ns}] != nil && len(idx.byNS[kindNS{gk, ns}]) > 0
+}
+
 // NamespaceKnower is an Index that may hold only part of the world, as lint's
-// input does: HasNamespace says whether it holds anything in ns, so that a
-// rule can tell "this object does not exist" from "this namespace was not
-// linted". An Index without it (the webhook's cluster cache) is the full
-// truth about every namespace.
+// input does: HasNamespace says whether it holds anything in ns, and
+// HoldsKind whether it holds any object of a kind there, so that a rule can
+// tell "this object does not exist" from "this was not linted". An Index
+// without it (the webhook's cluster cache) is the full truth about every
+// namespace.
 type NamespaceKnower interface {
 	HasNamespace(ns string) bool
+	HoldsKind(gk schema.GroupKind, ns string) bool
 }
 
 // NamespaceKnown reports whether idx can be trusted to hold every object of
@@ -133,6 +146,17 @@ func NamespaceKnown(idx Index, ns string) bool {
 		return k.HasNamespace(ns)
 	}
 	return true
+}
+
+// KindKnownIn reports whether idx can be trusted to hold every object of
+// kind gk in ns: it is the whole cluster (or declared complete), or the
+// input evidently holds that namespace's objects of the kind, because it
+// holds at least one.
+func KindKnownIn(idx Index, gk schema.GroupKind, ns string) bool {
+	if k, ok := idx.(NamespaceKnower); ok {
+		return k.HoldsKind(gk, ns)
+	}
+	return KindKnown(idx, gk)
 }
 
 // KindServer is an Index that can say it does not hold a kind at all (the
@@ -186,6 +210,17 @@ func (o overlay) Get(gk schema.GroupKind, namespace, name string) *Object {
 // as partial as the index itself; the overlaid object's namespace is known.
 func (o overlay) HasNamespace(ns string) bool {
 	return ns == o.obj.ref.Namespace || NamespaceKnown(o.base, ns)
+}
+
+// HoldsKind keeps the base's answer, adding the overlaid object.
+func (o overlay) HoldsKind(gk schema.GroupKind, ns string) bool {
+	if gk == o.obj.gk && ns == o.obj.ref.Namespace {
+		return true
+	}
+	if k, ok := o.base.(NamespaceKnower); ok {
+		return k.HoldsKind(gk, ns)
+	}
+	return true
 }
 
 // Serves keeps the base's answer.

@@ -123,6 +123,23 @@ func (o *Object) View(key any, compute func(*Object) any) any {
 	return v.v
 }
 
+// PlaceIn puts an object that names no namespace in ns, as the API server
+// does with a namespaced object applied by `kubectl -n ns`; the caller
+// knows the kind is namespaced. It must be called before the object is
+// indexed or checked.
+func (o *Object) PlaceIn(ns string) {
+	if o.ref.Namespace != "" || o.Content == nil || ns == "" {
+		return
+	}
+	meta, ok := o.Content["metadata"].(map[string]any)
+	if !ok {
+		meta = map[string]any{}
+		o.Content["metadata"] = meta
+	}
+	meta["namespace"] = ns
+	o.ref.Namespace = ns
+}
+
 func (o *Object) Ref() ObjectRef              { return o.ref }
 func (o *Object) GroupKind() schema.GroupKind { return o.gk }
 func (o *Object) Namespace() string           { return o.ref.Namespace }

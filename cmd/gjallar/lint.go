@@ -17,6 +17,7 @@ import (
 func newLintCommand() *cobra.Command {
 	var (
 		format, failOn, configPath string
+		defaultNamespace           string
 		fix, quiet, complete       bool
 		parseOnly                  bool
 		pf                         policyFlags
@@ -80,7 +81,7 @@ func newLintCommand() *cobra.Command {
 			if err != nil {
 				return usageErr(err)
 			}
-			opts := lint.Options{Paths: args, Stdin: cmd.InOrStdin(), Complete: complete}
+			opts := lint.Options{Paths: args, Stdin: cmd.InOrStdin(), Complete: complete, DefaultNamespace: defaultNamespace}
 			if cfg != nil {
 				opts.Ignore = cfg.Ignore
 			}
@@ -125,6 +126,7 @@ func newLintCommand() *cobra.Command {
 	f.BoolVar(&fix, "fix", false, "apply fixes to the files in place, then report what is left")
 	f.BoolVarP(&quiet, "quiet", "q", false, "no summary line on stderr")
 	f.BoolVar(&complete, "complete", false, "the input is everything that exists (e.g. a dump of a whole cluster): an object it lacks is missing, not elsewhere")
+	f.StringVar(&defaultNamespace, "default-namespace", "default", "the namespace objects that name none are applied to, as with kubectl apply -n (--namespace names Rego packages, as in conftest)")
 	f.StringArrayVarP(&pf.paths, "policy", "p", nil, "Rego policy file or directory to add (repeatable)")
 	pf.register(f, true)
 	f.BoolVar(&parseOnly, "parse-only", false, "read and parse the files into YAML nodes as lint does, then stop (the benchmark floor)")

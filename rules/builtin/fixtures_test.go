@@ -54,7 +54,7 @@ func lintPath(t *testing.T, path string) []lint.Located {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, _, err := lint.Lint(engine, lint.Options{Paths: []string{path}})
+	rep, _, err := lint.Lint(engine, lint.Options{Paths: []string{path}, DefaultNamespace: "default"})
 	if err != nil {
 		t.Fatal(err)
 	}

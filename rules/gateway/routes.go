@@ -42,7 +42,24 @@ func (r Ref) IsService() bool { return r.Group == "" && r.Kind == "Service" }
 
 func (r Ref) IsGateway() bool { return r.Group == Group && r.Kind == "Gateway" }
 
-// key identifies the referenced object, whatever section or port.
+// DelegationGroup is kgateway's group for label-based route delegation.
+const DelegationGroup = "delegation.kgateway.dev"
+
+// IsDelegation reports whether a backendRef delegates to child HTTPRoutes
+// (kgateway route delegation): group gateway.networking.k8s.io and kind
+// HTTPRoute written out (name "*" or empty selects every route of the
+// namespace), or group delegation.kgateway.dev and kind label (kgateway
+// v2.1 and later; namespace "all" searches every namespace). kgateway
+// resolves these without ReferenceGrants: the children opt in through
+// their parentRefs. (kgateway v2.3.0 pkg/kgateway/translator/backendref/
+// types.go IsHTTPRoute, IsHTTPRouteDelegationLabelSelector;
+// pkg/krtcollections/policy.go getBackends hands delegates off before the
+// ReferenceGrant check; the same in v2.0.0.)
+func (r Ref) IsDelegation() bool {
+	return (r.Group == Group && r.Kind == "HTTPRoute") || (r.Group == DelegationGroup && r.Kind == "label")
+}
+
+// Key identifies the referenced object, whatever section or port.
 func (r Ref) Key() string {
 	return r.Group + "/" + r.Kind + "/" + r.Namespace + "/" + r.Name
 }

@@ -20,9 +20,12 @@ var HTTPRouteBackendExists = &rules.Rule{
 	Rationale: "A backendRef to a Service that does not exist, or to a port the Service does not expose, " +
 		"resolves to nothing (ResolvedRefs=False, BackendNotFound), so kgateway answers that rule's " +
 		"requests with 500 while the route still looks applied. `port` is the Service's port, not the " +
-		"pod's targetPort (the runbook's vllm-service listens on 8000, langfuse-web on 3000). Only " +
-		"Service backends are checked; in lint, a Service whose namespace has no object in the " +
-		"input is assumed to exist elsewhere.",
+		"pod's targetPort (the runbook's vllm-service listens on 8000, langfuse-web on 3000). The " +
+		"API server requires a port on Service references (Gateway API CRD validation since v0.8.0, " +
+		"apis/v1/object_reference_types.go), and kgateway looks Service backends up by name and port " +
+		"(v2.3.0 pkg/krtcollections/policy.go). Only Service backends are checked. In lint, a missing " +
+		"Service is only reported where the input evidently holds that namespace's Services (at least " +
+		"one of them is there) or with --complete; otherwise it is assumed to be deployed elsewhere.",
 	Kinds: []schema.GroupKind{gateway.HTTPRouteKind},
 	Check: checkBackendExists,
 }
@@ -33,19 +36,22 @@ func checkBackendExists(c *rules.Context, obj *rules.Object) {
 			if !b.IsService() || b.Name == "" {
 				continue
 			}
-			checkServiceBackend(c, b)
+			checkServiceBackend(c, obj, b)
 		}
 	}
 }
 
-func checkServiceBackend(c *rules.Context, b gateway.Ref) {
+func checkServiceBackend(c *rules.Context, route *rules.Object, b gateway.Ref) {
 	if b.Port == 0 {
+		if _, written := rules.Lookup(route.Content, b.Path.Child("port")); written {
+			return // a port that is not a number is the API server's to reject
+		}
 		c.Reportf(b.Path, "backendRef to %s has no port, which a Service backend requires, so the API server rejects the route; set port to one of the Service's ports", b.Describe())
 		return
 	}
 	svc := c.Index.Get(rules.ServiceKind, b.Namespace, b.Name)
 	if svc == nil {
-		if rules.NamespaceKnown(c.Index, b.Namespace) {
+		if rules.KindKnownIn(c.Index, rules.ServiceKind, b.Namespace) {
 			c.Reportf(b.Path.Child("name"),
 				"backendRef names %s, which does not exist, so kgateway answers this rule's requests with 500; fix the name or create the Service",
 				b.Describe())
