@@ -425,7 +425,7 @@ metadata:
       containers:
         - name: bifrost
           image: maximhq/bifrost:v1.3.9
-          args: ["-app-dir", "/app/data", "-port", "8080"]
+          args: ["-port", "8080"]
           env:
             - name: VLLM_API_KEY
               valueFrom:

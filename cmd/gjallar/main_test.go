@@ -133,9 +133,14 @@ func TestStdin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := gjallar(t, t.TempDir(), string(manifest), "lint", "--format", "json", "-")
+	// The client's unprefixed model names are warnings: Bifrost v1.5.0 and
+	// later may resolve them through their model catalog.
+	if r := gjallar(t, t.TempDir(), string(manifest), "lint", "-"); r.code != 0 {
+		t.Fatalf("--fail-on error (the default): exit %d", r.code)
+	}
+	r := gjallar(t, t.TempDir(), string(manifest), "lint", "--format", "json", "--fail-on", "warning", "-")
 	if r.code != 1 {
-		t.Fatalf("exit %d", r.code)
+		t.Fatalf("--fail-on warning: exit %d", r.code)
 	}
 	var out struct {
 		Findings []struct {

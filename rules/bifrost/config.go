@@ -89,13 +89,16 @@ type OtelProfile struct {
 	Path   rules.Path // inside the Bifrost config
 }
 
-// OtelProfiles lists the exporter configs of every otel plugin that is not
-// disabled.
+// OtelProfiles lists the exporter configs of every otel plugin Bifrost
+// loads: the plugin's name must be "otel" and its `enabled` true, since an
+// omitted `enabled` is false (core/schemas/plugin.go, server/plugins.go at
+// v1.5.11); a profile's own `enabled` defaults to true
+// (plugins/otel/main.go).
 func (c *Config) OtelProfiles() []OtelProfile {
 	var out []OtelProfile
 	for i, p := range rules.LookupList(c.Root(), "plugins") {
 		plugin, _ := p.(map[string]any)
-		if !strings.EqualFold(rules.LookupString(plugin, "name"), "otel") || plugin["enabled"] == false {
+		if rules.LookupString(plugin, "name") != "otel" || plugin["enabled"] != true {
 			continue
 		}
 		conf := rules.LookupMap(plugin, "config")

@@ -44,7 +44,7 @@ func KnownProviders(c *rules.Context, obj *rules.Object, extra []string) map[str
 func addDeclaredProviders(set map[string]bool, o *rules.Object) {
 	for _, cfg := range Configs(o) {
 		for name := range rules.LookupMap(cfg.Root(), "providers") {
-			set[name] = true
+			set[strings.ToLower(name)] = true // as Bifrost loads them
 		}
 	}
 }
@@ -86,16 +86,26 @@ var modelFamilies = []struct{ prefix, provider string }{
 }
 
 // ModelNameProblem says what is wrong with a model name and what to write
-// instead; what is "" when Bifrost can route the name.
+// instead; what is "" when Bifrost can route the name. Bifrost splits a
+// model string at its first "/" only when what comes before is a known
+// provider name, matched exactly (core/schemas/utils.go ParseModelString,
+// v1.4.6 to v1.5.11 and later); custom providers count once declared.
 func ModelNameProblem(name string, known map[string]bool) (what, fix string) {
 	name = strings.TrimSpace(name)
 	if name == "" || strings.Contains(name, "$(") || strings.HasPrefix(name, "env.") {
 		return "", ""
 	}
+	if known[strings.ToLower(name)] {
+		return fmt.Sprintf("%q names only a provider, not a model", name), strings.ToLower(name) + "/<model>"
+	}
 	if i := strings.Index(name, "/"); i >= 0 {
 		prefix := name[:i]
-		if known[prefix] {
+		switch {
+		case known[prefix]:
 			return "", ""
+		case known[strings.ToLower(prefix)]:
+			return fmt.Sprintf("%q starts with %q, but Bifrost matches the provider prefix exactly and knows %q", name, prefix, strings.ToLower(prefix)),
+				strings.ToLower(prefix) + name[i:]
 		}
 		return fmt.Sprintf("%q starts with %q, which is not a Bifrost provider", name, prefix), "openai/" + name
 	}
@@ -194,6 +204,23 @@ func Services(c *rules.Context) map[string]bool {
 		}
 		return set
 	}).(map[string]bool)
+}
+
+// OpenAIRoute reports whether a base URL points at Bifrost's OpenAI-
+// compatible integration route (/openai, as /openai/v1/chat/completions),
+// which defaults a model without a provider prefix to the openai provider
+// (maximhq/bifrost core/providers/openai/chat.go at v1.4.24 and v1.5.11),
+// rather than at its own /v1 routes, which need provider/model.
+func OpenAIRoute(raw string) bool {
+	if !strings.Contains(raw, "://") {
+		raw = "http://" + raw
+	}
+	u, err := url.Parse(strings.TrimSpace(raw))
+	if err != nil {
+		return false
+	}
+	p := strings.TrimSuffix(u.Path, "/")
+	return p == "/openai" || strings.HasPrefix(p, "/openai/")
 }
 
 // RoutedToBifrost: the URL reaches the gateway and the HTTPRoute rule that

@@ -39,6 +39,7 @@ func Rules() []*rules.Rule {
 		bifrostchecks.BifrostKeys,
 		bifrostchecks.BifrostAppDir,
 		bifrostchecks.AiderModelPrefix,
+		bifrostchecks.BifrostImageArgs,
 	}
 }
 

@@ -31,8 +31,12 @@ func ConfigHashPath(t *rules.PodTemplate) rules.Path {
 
 // DesiredConfigHash returns the hash the workload's pod template should
 // carry and the ConfigMaps it covers. ok is false when the workload needs no
-// hash, or when a ConfigMap it must cover is not in the index, so the true
-// value cannot be known.
+// hash (it reads no config to cover, or, not opted in and carrying no hash
+// of gjallar's, something else already rolls it: RolledElsewhere), or when
+// a ConfigMap it must cover is not in the index, so the true value cannot
+// be known. The rule, the mutating webhook and the restart controller all
+// decide by it, so none of them stamps a second roll onto a Helm or
+// Reloader workload.
 func DesiredConfigHash(obj *rules.Object, idx rules.Index) (hash string, names []string, ok bool) {
 	if !isRolloutKind(obj) {
 		return "", nil, false
@@ -56,6 +60,9 @@ func DesiredConfigHash(obj *rules.Object, idx rules.Index) (hash string, names [
 		}
 	}
 	if len(cms) == 0 {
+		return "", nil, false
+	}
+	if _, stamped := t.Meta.Annotations[AnnotationConfigHash]; !stamped && !optIn && RolledElsewhere(obj, t, cms) != "" {
 		return "", nil, false
 	}
 	for _, cm := range cms {

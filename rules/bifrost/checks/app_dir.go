@@ -3,7 +3,6 @@ package checks
 import (
 	"fmt"
 	"path"
-	"regexp"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -12,24 +11,26 @@ import (
 	"github.com/gjallar-dev/gjallar/rules/bifrost"
 )
 
-// defaultAppDir is where the Bifrost image keeps config.json and config.db
-// unless -app-dir says otherwise.
-const defaultAppDir = "/app/data"
-
-// BifrostAppDir checks that Bifrost's app dir is a volume and that the
-// config it is given actually lands there.
+// BifrostAppDir checks that Bifrost's app dir is a volume where it keeps a
+// store there, and that the config it is given actually lands there.
 var BifrostAppDir = &rules.Rule{
 	ID:       "bifrost-app-dir",
-	Summary:  "Bifrost's -app-dir must be a writable volume that receives the config.json from its ConfigMap",
+	Summary:  "Bifrost's app dir must be a writable volume where it keeps SQLite stores, and must receive the config.json from its ConfigMap",
 	Severity: rules.Warning,
-	Rationale: "Bifrost reads `<app-dir>/config.json` (app dir from `-app-dir DIR` or `-app-dir=DIR`, " +
-		"default /app/data) and keeps its store, config.db, next to it. Without a volume there the " +
-		"store lives in the container's own filesystem and is lost on every restart; a ConfigMap or " +
-		"read-only volume there leaves Bifrost unable to write it. A ConfigMap (or Secret) holding the " +
-		"config only takes effect if it reaches the app dir: mounted at `<app-dir>/config.json` " +
-		"(subPath), or copied there by an initContainer that mounts both the config volume and the " +
-		"app-dir volume, as the runbook's `cp /config/config.json /app/data/config.json` does. " +
-		"Mounted anywhere else, Bifrost starts without it.",
+	Rationale: "Bifrost reads `<app-dir>/config.json` and, unless config_store and logs_store say " +
+		"otherwise (Postgres, or `enabled: false`), keeps its SQLite stores config.db and logs.db " +
+		"next to it (maximhq/bifrost transports/bifrost-http/lib/config.go at v1.5.11). The official " +
+		"image's entrypoint always starts `/app/main -app-dir \"$APP_DIR\"`, so the app dir is the " +
+		"APP_DIR environment variable (default /app/data); `-app-dir` in the container's args is not " +
+		"passed on (transports/docker-entrypoint.sh; bifrost-image-args reports such args). Only a " +
+		"`command` that runs /app/main itself makes `-app-dir` count. Without a volume at the app dir " +
+		"the SQLite stores live in the container's own filesystem and are lost whenever it restarts " +
+		"(what was changed in the UI, the request logs); a read-only volume there (a ConfigMap) leaves " +
+		"Bifrost unable to create them. A config whose stores are all Postgres keeps nothing there to " +
+		"lose. A ConfigMap (or Secret) holding the config only takes effect if it reaches the app dir: " +
+		"mounted at `<app-dir>/config.json` (subPath, as Bifrost's own Helm chart does), or copied there " +
+		"by an initContainer that mounts both the config volume and the app-dir volume (the runbook's " +
+		"`cp /config/config.json /app/data/config.json`). Mounted anywhere else, Bifrost starts without it.",
 	Kinds: rules.PodTemplateKinds,
 	Check: checkBifrostAppDir,
 }
@@ -39,24 +40,27 @@ func checkBifrostAppDir(c *rules.Context, obj *rules.Object) {
 	if err != nil || t == nil {
 		return
 	}
+	configs := bifrost.PodConfigs(c.Index, obj.Namespace(), t)
 	for _, ctr := range bifrost.Containers(t) {
-		dir, ok := bifrostAppDir(ctr.Container)
+		dir, how, ok := ctr.AppDir()
 		if !ok {
 			continue // set from something the manifest does not show
 		}
 		mount := coveringMount(ctr.VolumeMounts, dir)
-		switch {
-		case mount == nil:
-			c.Reportf(ctr.Path,
-				"Bifrost container %q keeps config.db in its app dir %s, but no volume is mounted there, so the store is lost whenever the container restarts; mount a volume (the Bifrost PVC) at %s",
-				ctr.Name, dir, dir)
-		case mount.ReadOnly || readOnlyVolume(t, mount.Name):
-			c.Reportf(ctr.Path,
-				"Bifrost container %q has its app dir %s on the read-only volume %q, so it cannot write config.db and fails to start; mount a writable volume there and deliver config.json into it",
-				ctr.Name, dir, mount.Name)
+		if files := sqliteFilesIn(configs, dir); len(files) > 0 {
+			switch {
+			case mount == nil:
+				c.Reportf(ctr.Path,
+					"Bifrost container %q keeps its SQLite stores (%s) in its app dir %s (%s), but no volume is mounted there, so they are lost whenever the container restarts; mount a volume (the Bifrost PVC) at %s, or keep the stores in Postgres",
+					ctr.Name, strings.Join(files, ", "), dir, how, dir)
+			case mount.ReadOnly || readOnlyVolume(t, mount.Name):
+				c.Reportf(ctr.Path,
+					"Bifrost container %q has its app dir %s (%s) on the read-only volume %q, so it cannot create its SQLite stores (%s) and fails to start; mount a writable volume there and deliver config.json into it",
+					ctr.Name, dir, how, mount.Name, strings.Join(files, ", "))
+			}
 		}
 		for i, v := range t.Spec.Volumes {
-			holder := bifrostConfigHolder(c.Index, obj.Namespace(), v)
+			holder := configHolder(configs, v.Name)
 			if holder == "" || configReachesAppDir(t, ctr.Container, mount, v.Name, dir) {
 				continue
 			}
@@ -67,53 +71,36 @@ func checkBifrostAppDir(c *rules.Context, obj *rules.Object) {
 	}
 }
 
-// bifrostAppDir reads -app-dir from command and args (either -app-dir DIR
-// or -app-dir=DIR, one or two dashes, also inside a shell string); the
-// last one wins, as with Go's flag package. $(VAR) is expanded from the
-// container's literal env values; ok is false when it cannot be.
-func bifrostAppDir(ctr *corev1.Container) (string, bool) {
-	var tokens []string
-	for _, s := range append(append([]string(nil), ctr.Command...), ctr.Args...) {
-		tokens = append(tokens, strings.Fields(s)...)
+// sqliteFilesIn names the SQLite files the pod's configs keep in dir; with
+// no config visible, Bifrost's defaults (config.db and logs.db) apply.
+func sqliteFilesIn(configs []bifrost.PodConfig, dir string) []string {
+	var stores []bifrost.SQLiteStore
+	if len(configs) == 0 {
+		stores = (*bifrost.Config)(nil).SQLiteStores()
 	}
-	dir := defaultAppDir
-	for i, tok := range tokens {
-		name, value, hasValue := strings.Cut(strings.TrimLeft(tok, "-"), "=")
-		if !strings.HasPrefix(tok, "-") || name != "app-dir" {
-			continue
-		}
-		switch {
-		case hasValue:
-			dir = value
-		case i+1 < len(tokens):
-			dir = tokens[i+1]
+	for _, pc := range configs {
+		stores = append(stores, pc.SQLiteStores()...)
+	}
+	var out []string
+	seen := map[string]bool{}
+	for _, s := range stores {
+		if s.StoreDir(dir) == dir && !seen[s.File] {
+			seen[s.File] = true
+			out = append(out, path.Base(s.File))
 		}
 	}
-	dir = strings.Trim(dir, `"'`)
-	dir, ok := expandEnvRefs(dir, ctr.Env)
-	if !ok || !strings.HasPrefix(dir, "/") {
-		return "", false
-	}
-	return path.Clean(dir), true
+	return out
 }
 
-var envRef = regexp.MustCompile(`\$\(([A-Za-z_][A-Za-z0-9_]*)\)|\$\{?[A-Za-z_]`)
-
-// expandEnvRefs applies the kubelet's $(VAR) expansion with literal env
-// values; a shell $VAR, or a variable set from elsewhere, cannot be known.
-func expandEnvRefs(s string, env []corev1.EnvVar) (string, bool) {
-	ok := true
-	out := envRef.ReplaceAllStringFunc(s, func(m string) string {
-		name := strings.TrimSuffix(strings.TrimPrefix(m, "$("), ")")
-		for _, e := range env {
-			if e.Name == name && e.ValueFrom == nil && strings.HasPrefix(m, "$(") {
-				return e.Value
-			}
+// configHolder names the ConfigMap or Secret behind a volume when it holds
+// a Bifrost config, or returns "".
+func configHolder(configs []bifrost.PodConfig, volume string) string {
+	for _, pc := range configs {
+		if pc.Volume == volume {
+			return pc.Holder
 		}
-		ok = false
-		return m
-	})
-	return out, ok
+	}
+	return ""
 }
 
 // coveringMount is the mount the path lives on: the deepest mountPath that
@@ -141,42 +128,11 @@ func readOnlyVolume(t *rules.PodTemplate, name string) bool {
 	return false
 }
 
-// bifrostConfigHolder names the ConfigMap or Secret behind a volume when the
-// index shows it holds a Bifrost config, or returns "".
-func bifrostConfigHolder(idx rules.Index, ns string, v corev1.Volume) string {
-	check := func(o *rules.Object, kind, name string) string {
-		if o != nil && len(bifrost.Configs(o)) > 0 {
-			return kind + " " + name
-		}
-		return ""
-	}
-	switch {
-	case v.ConfigMap != nil:
-		return check(idx.Get(rules.ConfigMapKind, ns, v.ConfigMap.Name), "ConfigMap", v.ConfigMap.Name)
-	case v.Secret != nil:
-		return check(idx.Get(rules.SecretKind, ns, v.Secret.SecretName), "Secret", v.Secret.SecretName)
-	case v.Projected != nil:
-		for _, s := range v.Projected.Sources {
-			if s.ConfigMap != nil {
-				if h := check(idx.Get(rules.ConfigMapKind, ns, s.ConfigMap.Name), "ConfigMap", s.ConfigMap.Name); h != "" {
-					return h
-				}
-			}
-			if s.Secret != nil {
-				if h := check(idx.Get(rules.SecretKind, ns, s.Secret.Name), "Secret", s.Secret.Name); h != "" {
-					return h
-				}
-			}
-		}
-	}
-	return ""
-}
-
 // configReachesAppDir: the Bifrost container mounts the config volume at
 // the app dir or at <app-dir>/config.json, or an initContainer mounting
 // both the config volume and the app-dir volume copies config.json.
-func configReachesAppDir(t *rules.PodTemplate, bifrost *corev1.Container, appMount *corev1.VolumeMount, configVolume, dir string) bool {
-	for _, m := range bifrost.VolumeMounts {
+func configReachesAppDir(t *rules.PodTemplate, ctr *corev1.Container, appMount *corev1.VolumeMount, configVolume, dir string) bool {
+	for _, m := range ctr.VolumeMounts {
 		if m.Name == configVolume {
 			if p := path.Clean(m.MountPath); p == dir || p == dir+"/config.json" {
 				return true

@@ -18,11 +18,16 @@ var BifrostConfigSchema = &rules.Rule{
 	ID:       "bifrost-config-schema",
 	Summary:  "A Bifrost config must be valid JSON matching Bifrost's config shape",
 	Severity: rules.Error,
-	Rationale: "Bifrost refuses to start on a config.json that is not JSON, and ignores or rejects " +
-		"fields of the wrong type (a weight written as a string, models as a string instead of a " +
-		"list, a misspelled top-level key). gjallar checks each embedded or standalone config " +
-		"against a JSON Schema of Bifrost's config, embedded in the binary " +
-		"(`gjallar schema` prints it).",
+	Rationale: "Bifrost refuses to start on a config.json that is not JSON. It validates the config " +
+		"against its schema but only logs a mismatch (\"config validation failed\") and goes on, while " +
+		"decoding into its Go types fails on a value of the wrong JSON type, a weight written as a " +
+		"string or models as a string instead of a list (maximhq/bifrost " +
+		"transports/bifrost-http/lib/config.go at v1.5.11). gjallar checks each embedded or standalone " +
+		"config against a JSON Schema of Bifrost's config (the top level as of v1.5.11 plus the newer " +
+		"agents and proxy_config), embedded in the binary (`gjallar schema` prints it): a value of the " +
+		"wrong type, or outside the values a setting takes, is an error; what Bifrost only logs (an " +
+		"unknown key, which it ignores, a missing field, null where a list belongs, which Go reads as " +
+		"empty) is a warning.",
 	Kinds: bifrost.ConfigKinds,
 	Check: checkBifrostConfigSchema,
 	// Compiling the schema takes ~20 ms, as long as checking a hundred
@@ -77,8 +82,27 @@ func checkBifrostConfigSchema(c *rules.Context, obj *rules.Object) {
 			if where == "" {
 				where = "the top level"
 			}
-			c.ReportIn(cfg.JSONDoc, at, rules.Finding{Message: fmt.Sprintf(
-				"%s does not match Bifrost's config schema at %s: %s", cfg.Name(), where, msg)})
+			sev, effect := schemaEffect(leaf.ErrorKind)
+			c.ReportIn(cfg.JSONDoc, at, rules.Finding{Severity: sev, Message: fmt.Sprintf(
+				"%s does not match Bifrost's config schema at %s: %s; %s", cfg.Name(), where, msg, effect)})
 		}
 	}
+}
+
+// schemaEffect says how Bifrost takes a schema mismatch: a value of another
+// JSON type fails Go's decoding (null excepted, which it reads as empty),
+// a value outside an enum fails the feature that reads it; anything else
+// Bifrost only logs.
+func schemaEffect(k jsonschema.ErrorKind) (rules.Severity, string) {
+	switch k := k.(type) {
+	case *kind.Type:
+		if k.Got != "null" {
+			return rules.Error, "Bifrost cannot decode it, so loading the config (or the plugin) fails"
+		}
+	case *kind.Enum, *kind.Const:
+		return rules.Error, "Bifrost does not know that value, so what reads it fails"
+	case *kind.AdditionalProperties:
+		return rules.Warning, "Bifrost ignores the key (only logging the mismatch), so whatever it was meant to set is not set"
+	}
+	return rules.Warning, "Bifrost only logs the mismatch and starts"
 }

@@ -11,12 +11,19 @@ import (
 // BifrostOtelTraceType requires the trace format Langfuse ingests.
 var BifrostOtelTraceType = &rules.Rule{
 	ID:       "bifrost-otel-trace-type",
-	Summary:  "An enabled Bifrost otel plugin must set trace_type \"otel\"",
+	Summary:  "An enabled Bifrost otel plugin must set the deployment's standard trace_type (default \"otel\")",
 	Severity: rules.Error,
-	Rationale: "Bifrost's otel plugin emits spans in the format named by `trace_type`. Langfuse only " +
-		"shows traces sent as `otel`; with `genai_extension` or no trace_type the collector accepts " +
-		"the export and nothing appears. Set `\"trace_type\": \"otel\"` in the plugin config (and in " +
-		"every entry of `profiles`). Option `allowedTraceTypes` changes the accepted values.",
+	Rationale: "This deployment standardises the otel plugin's `trace_type` on \"otel\": the runbook's " +
+		"experience is that with genai_extension traces never reached Langfuse. Upstream has moved: " +
+		"Bifrost's config schema allowed only \"otel\" (and required it) from v1.3.0 to v1.4.22, and lists " +
+		"\"genai_extension\", \"vercel\" and \"open_inference\" from v1.4.23; Bifrost's Helm chart " +
+		"refuses \"otel\" from 2.1.0-prerelease2 (maximhq/bifrost transports/config.schema.json, " +
+		"helm-charts/bifrost/values.schema.json). Bifrost only logs a schema mismatch, and through " +
+		"v1.5.11 the plugin stores the value without using it, so the spans it emits are the same " +
+		"whatever it says (plugins/otel/main.go). The rule enforces the deployment's standard, not an " +
+		"upstream requirement: change the accepted values with option `allowedTraceTypes` (a team on " +
+		"Bifrost's chart >= 2.1 would allow genai_extension). Checked on every enabled profile of every " +
+		"enabled otel plugin.",
 	Kinds:   bifrost.ConfigKinds,
 	Options: func() any { return &otelTraceTypeOptions{AllowedTraceTypes: []string{"otel"}} },
 	Check:   checkOtelTraceType,
@@ -36,12 +43,19 @@ func checkOtelTraceType(c *rules.Context, obj *rules.Object) {
 			switch {
 			case !present:
 				c.ReportIn(cfg.JSONDoc, p.Path, rules.Finding{Message: fmt.Sprintf(
-					"otel plugin has no trace_type, so its traces never show up in Langfuse; add \"trace_type\": %s", want)})
+					"otel plugin has no trace_type, but this deployment's standard is %s (rule option allowedTraceTypes; the runbook saw traces missing from Langfuse otherwise); add \"trace_type\": %s", want, firstOf(allowed))})
 			case !isString || !slices.Contains(allowed, s):
 				c.ReportIn(cfg.JSONDoc, p.Path.Child("trace_type"), rules.Finding{Message: fmt.Sprintf(
-					"otel plugin trace_type is %s, which Langfuse does not ingest, so traces are silently lost; set \"trace_type\": %s",
-					rules.DescribeJSON(tt), want)})
+					"otel plugin trace_type is %s, but this deployment's standard is %s (rule option allowedTraceTypes; the runbook saw traces missing from Langfuse otherwise); set \"trace_type\": %s",
+					rules.DescribeJSON(tt), want, firstOf(allowed))})
 			}
 		}
 	}
+}
+
+func firstOf(allowed []string) string {
+	if len(allowed) == 0 {
+		return `""`
+	}
+	return fmt.Sprintf("%q", allowed[0])
 }

@@ -19,9 +19,11 @@ var BifrostProvidersMap = &rules.Rule{
 	Severity: rules.Error,
 	Fixable:  true,
 	Rationale: "Bifrost reads `providers` as an object whose keys are provider names " +
-		"(`{\"openai\": {\"keys\": [...]}}`). Written as a list, the config loads with no providers: " +
-		"the UI shows nothing and every request fails to route. `gjallar lint --fix` rewrites a list " +
-		"whose entries each carry a unique `name` (or `provider`) into the object form.",
+		"(`{\"openai\": {\"keys\": [...]}}`; Go map[string]ProviderConfig in maximhq/bifrost " +
+		"transports/bifrost-http/lib/config.go, v1.2.0 to v1.5.11 and the v2 line). Written as a list, " +
+		"decoding fails (\"failed to unmarshal config ... cannot unmarshal array\"), Bifrost exits at " +
+		"startup and the pod crash-loops. `gjallar lint --fix` rewrites a list whose entries each carry " +
+		"a unique `name` (or `provider`) into the object form.",
 	Kinds: bifrost.ConfigKinds,
 	Check: checkProvidersMap,
 }
@@ -37,7 +39,7 @@ func checkProvidersMap(c *rules.Context, obj *rules.Object) {
 		if len(names) > 0 {
 			example = names[0]
 		}
-		f := rules.Finding{Message: fmt.Sprintf("providers is a list, so Bifrost loads no providers and routes nothing; "+
+		f := rules.Finding{Message: fmt.Sprintf("providers is a list, so Bifrost fails to start (\"failed to unmarshal config\") and the pod crash-loops; "+
 			"write it as an object keyed by provider name: {%q: {\"keys\": [...]}}", example)}
 		if unambiguous && !cfg.Encoded {
 			text := providersListToMap(cfg, names)
