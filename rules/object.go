@@ -225,8 +225,10 @@ func (d *JSONDoc) Has(p Path) bool {
 }
 
 // JSONDocs returns the JSON documents the object holds, in key order: the
-// .json keys of a ConfigMap's data or a Secret's stringData and data, or a
-// standalone JSON file's text.
+// keys of a ConfigMap's data or a Secret's stringData and data whose name
+// ends in .json, or, outside a Secret's base64 data, whose value starts with
+// "{" (a config.json kept under "config" and mounted under its file name);
+// or a standalone JSON file's text.
 func (o *Object) JSONDocs() []*JSONDoc {
 	o.docsOnce.Do(func() { o.docs = o.findJSONDocs() })
 	return o.docs
@@ -256,9 +258,6 @@ func (o *Object) findJSONDocs() []*JSONDoc {
 	for _, f := range fields {
 		data := LookupMap(o.Content, f.name)
 		for _, key := range slices.Sorted(maps.Keys(data)) {
-			if !strings.HasSuffix(strings.ToLower(key), ".json") {
-				continue
-			}
 			text, ok := data[key].(string)
 			if !ok {
 				continue
@@ -269,6 +268,11 @@ func (o *Object) findJSONDocs() []*JSONDoc {
 					continue
 				}
 				text = string(raw)
+			}
+			// A value counts when it starts with "{", as the chart's webhook
+			// match condition tests it (CEL without a costly trim).
+			if !strings.HasSuffix(strings.ToLower(key), ".json") && !(strings.HasPrefix(text, "{") && !f.encoded) {
+				continue
 			}
 			out = append(out, parseJSONDoc(P(f.name, key), text, f.encoded))
 		}

@@ -36,6 +36,7 @@ var rejectedByAPIServer = map[string]string{
 	"parse-error/bad/bad-type.yaml":                     "a pod template that does not decode",
 	"httproute-backend-exists/bad/missing-service.yaml": "a Service backendRef without a port",
 	"kgateway-gatewayclass/bad/no-namespace.yaml":       "an upper-case controllerName and a parametersRef without group",
+	"httproute-backend-exists/good/placeholder-port.yaml": "a port written as a placeholder",
 }
 
 // TestLintWebhookParity runs every rule fixture and example through both

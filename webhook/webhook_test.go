@@ -52,7 +52,10 @@ func namespace(t *testing.T, name string) string {
 func bifrostDeployment(name, ns, configMap string, pvc bool) *appsv1.Deployment {
 	labels := map[string]string{"app": name}
 	spec := corev1.PodSpec{
-		Containers: []corev1.Container{{Name: "bifrost", Image: "maximhq/bifrost:v1.3.9"}},
+		Containers: []corev1.Container{{Name: "bifrost", Image: "maximhq/bifrost:v1.3.9", Env: []corev1.EnvVar{
+			// the key the test configs reference (bifrost-env-refs)
+			{Name: "OPENAI_KEY", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "openai"}, Key: "key"}}},
+		}}},
 	}
 	if configMap != "" {
 		spec.Volumes = append(spec.Volumes, corev1.Volume{Name: "config", VolumeSource: corev1.VolumeSource{
@@ -109,7 +112,7 @@ func TestWarningReachesClientAndObjectIsAdmitted(t *testing.T) {
 			"service.beta.kubernetes.io/aws-load-balancer-scheme":          "internet-facing",
 			"service.beta.kubernetes.io/aws-load-balancer-security-groups": "sg-0123456789abcdef0",
 		}},
-		Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeLoadBalancer, Ports: []corev1.ServicePort{{Port: 443}}},
+		Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeLoadBalancer, LoadBalancerClass: ptr.To("service.k8s.aws/nlb"), Ports: []corev1.ServicePort{{Port: 443}}},
 	}
 	if err := suite.client.Create(context.Background(), svc); err != nil {
 		t.Fatalf("create = %v, want admitted", err)
@@ -318,20 +321,14 @@ func TestFactsFollowTheCluster(t *testing.T) {
 	requireEnv(t)
 	ctx := context.Background()
 	ns := namespace(t, "facts")
-	app := &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: "chat", Namespace: ns},
-		Spec: appsv1.DeploymentSpec{
-			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "chat"}},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "chat"}},
-				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "example.com/chat:1", Env: []corev1.EnvVar{
-					{Name: "OPENAI_BASE_URL", Value: "http://bifrost-service:8080/v1"},
-					{Name: "CHAT_MODEL", Value: "inhouse/glm-5"},
-				}}}},
-			},
-		},
+	// A routing rule falls back to a custom provider declared in another
+	// config: Bifrost drops the fallback until that provider exists.
+	routing := &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Name: "routing", Namespace: ns},
+		Data: map[string]string{"config.json": `{"providers": {"openai": {"keys": [{"name": "k", "value": "env.OPENAI_KEY", "weight": 1, "models": ["*"]}]}},
+			"governance": {"routing_rules": [{"name": "r", "fallbacks": ["inhouse/glm-5"]}]}}`},
 	}
-	dryRun := func() error { return suite.client.Create(ctx, app.DeepCopy(), client.DryRunAll) }
+	dryRun := func() error { return suite.client.Create(ctx, routing.DeepCopy(), client.DryRunAll) }
 	// Twice, so the second answer comes from the kept fact.
 	for range 2 {
 		if err := dryRun(); err == nil || !strings.Contains(err.Error(), "model-provider-prefix") {

@@ -387,9 +387,9 @@ metadata:
 	default:
 		hash = fmt.Sprintf("        gjallar.dev/config-hash: %q\n", s.configHash())
 	}
-	fsGroup := "      securityContext:\n        fsGroup: 1000\n        runAsNonRoot: true\n"
+	fsGroup := "      securityContext:\n        fsGroup: 1000\n        runAsNonRoot: true\n        runAsUser: 1000\n"
 	if s.defect == DefectFSGroup {
-		fsGroup = "      securityContext:\n        runAsNonRoot: true\n"
+		fsGroup = "      securityContext:\n        runAsNonRoot: true\n        runAsUser: 1000\n"
 	}
 	deploy := fmt.Sprintf(`apiVersion: apps/v1
 kind: Deployment

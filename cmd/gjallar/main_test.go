@@ -116,7 +116,7 @@ func TestExitCodes(t *testing.T) {
 
 func TestConfigFileFromWorkingDirectory(t *testing.T) {
 	dir := t.TempDir()
-	src, _ := os.ReadFile(filepath.Join(repoRoot(t), "testdata", "examples", "runbook", "gateway.yaml"))
+	src, _ := os.ReadFile(filepath.Join(repoRoot(t), "testdata", "rules", "public-nlb-cloudfront", "bad", "service.yaml"))
 	os.WriteFile(filepath.Join(dir, "gateway.yaml"), src, 0o644)
 	if r := gjallar(t, dir, "", "lint"); r.code != 1 {
 		t.Fatalf("no .gjallar.yaml, no args (lints .): exit %d, want 1\n%s", r.code, r.stdout)

@@ -99,3 +99,57 @@ test_standalone_config_file_warned if {
 	startswith(f.msg, "config file holds")
 	f.path == ["providers", "openai", "keys", 0, "value"]
 }
+
+test_settings_warned if {
+	config := {
+		"providers": {},
+		"encryption_key": "f3a9c1d7e5b24a6c8e0f1a2b3c4d5e6f",
+		"auth_config": {"admin_username": "admin", "admin_password": "S3cure-Adm1n"},
+		"config_store": {"enabled": true, "type": "postgres", "config": {"host": "pg", "user": "bifrost", "password": "pg-Pa55w0rd"}},
+		"logs_store": {"enabled": true, "type": "postgres", "config": {"host": "pg", "user": "bifrost", "password": "env.PG_PASSWORD"}},
+	}
+	fs := warn with input as config_map(config)
+	count(fs) == 3
+	some a in fs
+	a.path == ["data", "config.json", "encryption_key"]
+	some b in fs
+	contains(b.msg, "the admin password (auth_config.admin_password)")
+	some c in fs
+	contains(c.msg, "the config store's database password")
+	every f in fs {
+		not contains(f.msg, "S3cure")
+		not contains(f.msg, "pg-Pa55")
+	}
+}
+
+test_virtual_key_and_mcp_headers_warned if {
+	config := {
+		"providers": {},
+		"governance": {"virtual_keys": [{"id": "vk-team", "name": "team", "value": "vk-9f8e7d6c5b4a3f2e1d0c"}]},
+		"mcp": {"client_configs": [{"name": "tools", "headers": {"X-Api-Key": "mcp-7d6c5b4a3f2e1d0c9b8a", "Accept": "text/plain"}}]},
+	}
+	fs := warn with input as config_map(config)
+	count(fs) == 2
+	some a in fs
+	contains(a.msg, `the value of virtual key "team"`)
+	contains(a.msg, "keep the config in a Secret")
+	some b in fs
+	contains(b.msg, `the X-Api-Key header of MCP client "tools"`)
+}
+
+test_any_configmap_key_holding_a_config if {
+	cm := {
+		"apiVersion": "v1",
+		"kind": "ConfigMap",
+		"metadata": {"name": "bifrost", "namespace": "ai"},
+		"data": {"config": json.marshal(provider_key(secret)), "notes": "{ not json"},
+	}
+	some f in warn with input as cm
+	f.path == ["data", "config", "providers", "openai", "keys", 0, "value"]
+}
+
+test_example_values_pass if {
+	every v in ["sk-123", "mock-key", "sk-dummy-openai-key-1-xxxxxxxxxxxxxxxxxxxx", "your-secret-key", "sk-proj-abc", "vk-openai-yyyyyyyyyyyyyyyy", "CHANGE_ME_SECURE_PASSWORD_1234"] {
+		count(warn) == 0 with input as config_map(provider_key(v))
+	}
+}

@@ -58,15 +58,20 @@ func findConfigs(obj *rules.Object) any {
 	return out
 }
 
-// looksLikeConfig applies the signature: a top-level "providers" key or a
-// getbifrost.ai $schema. Invalid JSON counts when its text mentions either,
-// so that a broken config is reported rather than skipped.
+// looksLikeConfig applies the signature (IsConfig). Invalid JSON counts
+// when its text mentions "providers" or getbifrost.ai, so that a broken
+// config is reported rather than skipped.
 func looksLikeConfig(d *rules.JSONDoc) bool {
 	if d.Err != nil {
 		return strings.Contains(d.Text, `"providers"`) || strings.Contains(d.Text, "getbifrost.ai")
 	}
 	return IsConfig(d.Doc)
 }
+
+// signatureKeys are top-level keys only a Bifrost config.json has: one of
+// them marks a JSON object as one (a config may leave providers to the UI
+// and set only its stores or clustering).
+var signatureKeys = []string{"providers", "config_store", "logs_store", "cluster_config"}
 
 // IsConfig reports whether a decoded JSON document has the Bifrost config
 // signature.
@@ -75,8 +80,10 @@ func IsConfig(doc any) bool {
 	if !ok {
 		return false
 	}
-	if _, ok := m["providers"]; ok {
-		return true
+	for _, k := range signatureKeys {
+		if _, ok := m[k]; ok {
+			return true
+		}
 	}
 	s, _ := m["$schema"].(string)
 	return strings.Contains(s, "getbifrost.ai")

@@ -38,3 +38,34 @@ func Before(v *Version, release string) bool {
 func AtLeast(v *Version, release string) bool {
 	return v != nil && !v.LessThan(semver.MustParse(release))
 }
+
+// ImageIsLatest reports whether an image reference names no release: no
+// tag (which pulls latest) or the tag latest. It runs the newest release.
+func ImageIsLatest(image string) bool {
+	ref := image
+	if strings.Contains(ref, "@") {
+		return false // pinned by digest: some release, which one is unknown
+	}
+	last := ref[strings.LastIndex(ref, "/")+1:]
+	_, tag, ok := strings.Cut(last, ":")
+	return !ok || tag == "latest"
+}
+
+// ReadersAtLeast says whether the Bifrost images reading a config are at
+// least release: yes when one is known or latest and none is known older,
+// no when all are known older, unknown (ok false) when none is visible or
+// none tells.
+func ReadersAtLeast(readers []Container, release string) (atLeast, ok bool) {
+	if len(readers) == 0 {
+		return false, false
+	}
+	if AllBefore(readers, release) {
+		return false, true
+	}
+	for _, r := range readers {
+		if AtLeast(r.Version, release) || ImageIsLatest(r.Image) {
+			return true, true
+		}
+	}
+	return false, false
+}

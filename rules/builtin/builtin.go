@@ -17,7 +17,8 @@ import (
 )
 
 // Rules returns the built-in rules in the order they are documented: the
-// core rules, then those for the runbook's own traps.
+// core rules, those for the runbook's own traps, then those for the
+// failures users of the stack report upstream.
 func Rules() []*rules.Rule {
 	return []*rules.Rule{
 		bifrostchecks.BifrostProvidersMap,
@@ -40,6 +41,15 @@ func Rules() []*rules.Rule {
 		bifrostchecks.BifrostAppDir,
 		bifrostchecks.AiderModelPrefix,
 		bifrostchecks.BifrostImageArgs,
+
+		bifrostchecks.BifrostPrivateNetwork,
+		bifrostchecks.BifrostBaseURLPath,
+		bifrostchecks.BifrostEnvRefs,
+		bifrostchecks.BifrostServedModel,
+		bifrostchecks.BifrostRunAsNonRoot,
+		bifrostchecks.BifrostSQLiteReplicas,
+		awschecks.CloudFrontPrefixListQuota,
+		langfusechecks.LangfuseNextAuthURL,
 	}
 }
 

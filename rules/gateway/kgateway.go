@@ -9,6 +9,23 @@ import (
 // KgatewayController is the controllerName kgateway's controller claims.
 const KgatewayController = "kgateway.dev/kgateway"
 
+// KgatewayControllers are the controllerNames kgateway has claimed, with the
+// releases that claim them (kgateway-dev/kgateway wellknown/controller.go):
+// kgateway.dev/kgateway in every release; kgateway.dev/agentgateway on the
+// v2.1.x line; agentgateway.dev/agentgateway on v2.2.x (its agentgateway
+// classes take AgentgatewayParameters in agentgateway.dev). v2.3.0 claims
+// kgateway.dev/kgateway alone; agentgateway.dev/agentgateway then belongs
+// to the separate agentgateway project.
+var KgatewayControllers = map[string]string{
+	KgatewayController:              "all releases",
+	"kgateway.dev/agentgateway":     "v2.1.x",
+	"agentgateway.dev/agentgateway": "v2.2.x, and agentgateway itself",
+}
+
+// AgentgatewayParametersKind is the parameters kind of agentgateway classes
+// on kgateway v2.2.x.
+var AgentgatewayParametersKind = schema.GroupKind{Group: "agentgateway.dev", Kind: "AgentgatewayParameters"}
+
 var (
 	// GatewayParametersKind is kgateway's parameters kind, which shapes the
 	// proxy Deployment and Service it creates for a Gateway.
@@ -39,4 +56,20 @@ func GatewayParameters(idx rules.Index, gw *rules.Object) []*rules.Object {
 		}
 	}
 	return out
+}
+
+// DefaultKgatewayClassName is the GatewayClass a kgateway install creates.
+const DefaultKgatewayClassName = "kgateway"
+
+// ServedByKgateway reports whether kgateway serves a Gateway: its
+// GatewayClass names a controller kgateway claims, or, with the class not
+// in the index, it is the class name a kgateway install creates.
+func ServedByKgateway(idx rules.Index, gw *rules.Object) bool {
+	name := rules.LookupString(gw.Content, "spec", "gatewayClassName")
+	class := idx.Get(GatewayClassKind, "", name)
+	if class == nil {
+		return name == DefaultKgatewayClassName
+	}
+	_, ok := KgatewayControllers[rules.LookupString(class.Content, "spec", "controllerName")]
+	return ok
 }

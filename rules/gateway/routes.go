@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/gjallar-dev/gjallar/rules"
+	"github.com/gjallar-dev/gjallar/rules/kube"
 )
 
 // Group is the Gateway API's group; an omitted parentRef group means it.
@@ -326,7 +327,7 @@ func appendOnce(list []int, i int) []int {
 // superset of those routeServesHost accepts.
 func (rh *routeHosts) candidates(host, ns string) []*rules.Object {
 	lists := [][]int{rh.exact[host], rh.wildcard}
-	if name, svcNS, ok := ServiceHost(host, ns); ok {
+	if name, svcNS, ok := kube.ServiceHost(host, ns); ok {
 		lists = append(lists, rh.byParent[svcNS+"/"+name])
 	}
 	var pos []int
@@ -354,7 +355,7 @@ func routeServesHost(route *rules.Object, host, ns string) bool {
 		}
 		return false
 	}
-	name, svcNS, ok := ServiceHost(host, ns)
+	name, svcNS, ok := kube.ServiceHost(host, ns)
 	if !ok {
 		return false
 	}
@@ -364,17 +365,4 @@ func routeServesHost(route *rules.Object, host, ns string) bool {
 		}
 	}
 	return false
-}
-
-// ServiceHost splits an in-cluster Service host name (name, name.ns,
-// name.ns.svc, name.ns.svc.cluster.local) relative to namespace ns.
-func ServiceHost(host, ns string) (name, svcNS string, ok bool) {
-	labels := strings.Split(host, ".")
-	switch {
-	case len(labels) == 1 && ns != "":
-		return labels[0], ns, true
-	case len(labels) == 2, len(labels) >= 3 && labels[2] == "svc":
-		return labels[0], labels[1], true
-	}
-	return "", "", false
 }

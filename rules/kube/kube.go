@@ -6,7 +6,9 @@ package kube
 import (
 	"fmt"
 	"maps"
+	"net"
 	"slices"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 
@@ -88,4 +90,38 @@ func Selects(selector, labels map[string]string) bool {
 		}
 	}
 	return true
+}
+
+// ServiceHost splits an in-cluster Service host name (name, name.ns,
+// name.ns.svc, name.ns.svc.cluster.local) relative to namespace ns; ok is
+// false for other names (an external DNS name, an IP address).
+func ServiceHost(host, ns string) (name, svcNS string, ok bool) {
+	labels := strings.Split(strings.ToLower(host), ".")
+	switch {
+	case net.ParseIP(host) != nil:
+		return "", "", false
+	case len(labels) == 1 && ns != "" && labels[0] != "localhost":
+		return labels[0], ns, true
+	case len(labels) == 2, len(labels) >= 3 && labels[2] == "svc":
+		return labels[0], labels[1], true
+	}
+	return "", "", false
+}
+
+// SelectedWorkloads returns the workloads (every kind with a pod template)
+// in the Service's namespace whose pods its selector picks.
+func SelectedWorkloads(idx rules.Index, svc *rules.Object) []*rules.Object {
+	sel := rules.StringMap(rules.LookupMap(svc.Content, "spec", "selector"))
+	if len(sel) == 0 {
+		return nil
+	}
+	var out []*rules.Object
+	for _, gk := range rules.PodTemplateKinds {
+		for _, w := range idx.List(gk, svc.Namespace()) {
+			if t, err := w.PodTemplate(); err == nil && t != nil && Selects(sel, t.Meta.Labels) {
+				out = append(out, w)
+			}
+		}
+	}
+	return out
 }

@@ -18,9 +18,13 @@ const (
 // IngestionVersionHeader selects Langfuse's ingestion path.
 const IngestionVersionHeader = "x-langfuse-ingestion-version"
 
-// RootPaths are the root paths the Langfuse web UI (Next.js) still calls
-// when it is served under a prefix.
-var RootPaths = []string{"/_next", "/api/auth", "/api/public"}
+// RootPaths are the root paths a Langfuse web UI built for "/" still uses
+// when a route serves it under a prefix it strips: its scripts (/_next),
+// NextAuth (/api/auth), every data call (tRPC at /api/trpc) and its page
+// routes (langfuse/langfuse v4.16.0 web/src/utils/api.ts getBaseUrl,
+// web/src/server/auth.ts pages, web/src/pages/*). /api/public serves SDKs
+// and OTLP, which can use the prefixed URL.
+var RootPaths = []string{"/_next", "/api/auth", "/api/trpc", "/auth", "/project", "/organization", "/setup", "/onboarding"}
 
 // IsExport reports whether an OTLP exporter sends to Langfuse: its
 // collector URL is Langfuse's OTLP path or a host named langfuse, or it
@@ -42,4 +46,17 @@ func IsExport(collectorURL string, headers map[string]any) bool {
 		}
 	}
 	return false
+}
+
+// IsWebImage reports whether an image is Langfuse's web server
+// (langfuse/langfuse, and not langfuse/langfuse-worker).
+func IsWebImage(image string) bool {
+	ref := image
+	if i := strings.Index(ref, "@"); i >= 0 {
+		ref = ref[:i]
+	}
+	if i := strings.LastIndex(ref, ":"); i > strings.LastIndex(ref, "/") {
+		ref = ref[:i]
+	}
+	return strings.HasSuffix(strings.ToLower(ref), "langfuse/langfuse")
 }

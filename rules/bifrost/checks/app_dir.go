@@ -30,7 +30,9 @@ var BifrostAppDir = &rules.Rule{
 		"lose. A ConfigMap (or Secret) holding the config only takes effect if it reaches the app dir: " +
 		"mounted at `<app-dir>/config.json` (subPath, as Bifrost's own Helm chart does), or copied there " +
 		"by an initContainer that mounts both the config volume and the app-dir volume (the runbook's " +
-		"`cp /config/config.json /app/data/config.json`). Mounted anywhere else, Bifrost starts without it.",
+		"`cp /config/config.json /app/data/config.json`). Mounted anywhere else, Bifrost starts without it; " +
+		"a container that names its config file itself (BIFROST_CONFIG, as Bifrost's enterprise " +
+		"clustering docs do) is not judged on that.",
 	Kinds: rules.PodTemplateKinds,
 	Check: checkBifrostAppDir,
 }
@@ -59,6 +61,9 @@ func checkBifrostAppDir(c *rules.Context, obj *rules.Object) {
 					ctr.Name, dir, how, mount.Name, strings.Join(files, ", "))
 			}
 		}
+		if readsConfigElsewhere(ctr) {
+			continue
+		}
 		for i, v := range t.Spec.Volumes {
 			holder := configHolder(configs, v.Name)
 			if holder == "" || configReachesAppDir(t, ctr.Container, mount, v.Name, dir) {
@@ -66,9 +71,21 @@ func checkBifrostAppDir(c *rules.Context, obj *rules.Object) {
 			}
 			c.Reportf(t.SpecPath().Child("volumes", i),
 				"%s holds Bifrost's config.json but is neither mounted at %s/config.json nor copied there, so container %q starts without it; mount it there with subPath: config.json, or copy it in an initContainer that mounts volumes %q and %s",
-				holder, dir, ctr.Name, v.Name, appDirVolume(mount))
+				holder, dir, ctr.Name, v.Name, appDirVolume(mount, v.Name))
 		}
 	}
+}
+
+// readsConfigElsewhere: the container names its config file's path itself
+// (BIFROST_CONFIG, which Bifrost's enterprise clustering docs set), so
+// where the config must be mounted is not the app dir's business.
+func readsConfigElsewhere(ctr bifrost.Container) bool {
+	for _, e := range ctr.Env {
+		if e.Name == "BIFROST_CONFIG" {
+			return true
+		}
+	}
+	return false
 }
 
 // sqliteFilesIn names the SQLite files the pod's configs keep in dir; with
@@ -156,9 +173,9 @@ func configReachesAppDir(t *rules.PodTemplate, ctr *corev1.Container, appMount *
 	return false
 }
 
-func appDirVolume(m *corev1.VolumeMount) string {
-	if m == nil {
-		return "the app-dir volume (none yet)"
+func appDirVolume(m *corev1.VolumeMount, configVolume string) string {
+	if m == nil || m.Name == configVolume {
+		return "a writable app-dir volume (none yet)"
 	}
 	return fmt.Sprintf("%q", m.Name)
 }

@@ -14,16 +14,21 @@ import (
 // will not accept.
 var KgatewayGatewayClass = &rules.Rule{
 	ID:       "kgateway-gatewayclass",
-	Summary:  "A GatewayClass for kgateway must use controllerName kgateway.dev/kgateway and GatewayParameters",
+	Summary:  "A GatewayClass for kgateway must use a controllerName kgateway claims and reference GatewayParameters",
 	Severity: rules.Warning,
-	Rationale: "kgateway only reconciles GatewayClasses whose controllerName is exactly `kgateway.dev/kgateway`; " +
-		"the runbook's `kgateway.dev/kgateway-controller` is claimed by no controller, so every Gateway " +
-		"of the class stays unaccepted: no proxy, no load balancer. controllerName cannot be changed " +
-		"on an existing GatewayClass, so fix it by recreating the class. kgateway's parameters are " +
-		"`GatewayParameters` in `gateway.kgateway.dev` (v1alpha1), a namespaced kind, so parametersRef " +
-		"also needs a namespace; the runbook's `GatewayClassConfig` in `kgateway.dev` does not exist " +
-		"(kubectl apply fails with \"no matches for kind\") and its settings never apply. Checked on " +
-		"GatewayClasses whose controllerName mentions kgateway, and on GatewayClassConfig objects.",
+	Rationale: "kgateway only reconciles GatewayClasses whose controllerName it claims: `kgateway.dev/kgateway` " +
+		"(every release), `kgateway.dev/agentgateway` (v2.1.x) or `agentgateway.dev/agentgateway` (v2.2.x; " +
+		"kgateway-dev/kgateway wellknown/controller.go). The runbook's `kgateway.dev/kgateway-controller` " +
+		"is claimed by no controller, so every Gateway of the class stays unaccepted: no proxy, no load " +
+		"balancer. controllerName cannot be changed on an existing GatewayClass, so fix it by recreating " +
+		"the class. kgateway's parameters are `GatewayParameters` in `gateway.kgateway.dev` (v1alpha1; " +
+		"agentgateway classes on v2.2.x take `AgentgatewayParameters` in `agentgateway.dev`), a namespaced " +
+		"kind: kgateway looks the class's parametersRef up by name and namespace (v2.3.0 " +
+		"pkg/kgateway/deployer/gateway_parameters.go resolveGatewayClassParameters), so without a " +
+		"namespace it finds nothing and the Gateways are not deployed. The runbook's `GatewayClassConfig` " +
+		"in `kgateway.dev` does not exist (kubectl apply fails with \"no matches for kind\"), so its " +
+		"settings never apply. Checked on GatewayClasses whose controllerName mentions kgateway, and on " +
+		"GatewayClassConfig objects.",
 	Kinds: []schema.GroupKind{gateway.GatewayClassKind, gateway.GatewayClassConfigKind},
 	Check: checkKgatewayClass,
 }
@@ -38,9 +43,9 @@ func checkKgatewayClass(c *rules.Context, obj *rules.Object) {
 	if !strings.Contains(strings.ToLower(controller), "kgateway") {
 		return // another implementation's class
 	}
-	if controller != gateway.KgatewayController {
+	if _, claimed := gateway.KgatewayControllers[controller]; !claimed {
 		c.Reportf(rules.P("spec", "controllerName"),
-			"controllerName %q is not kgateway's, so no controller accepts this class and its Gateways never get a proxy or load balancer; write controllerName: %s (the field is immutable: recreate the GatewayClass)",
+			"controllerName %q is not one kgateway claims, so no controller accepts this class and its Gateways never get a proxy or load balancer; write controllerName: %s (the field is immutable: recreate the GatewayClass)",
 			controller, gateway.KgatewayController)
 	}
 	ref := rules.LookupMap(obj.Content, "spec", "parametersRef")
@@ -48,15 +53,16 @@ func checkKgatewayClass(c *rules.Context, obj *rules.Object) {
 		return
 	}
 	group, kind := rules.LookupString(ref, "group"), rules.LookupString(ref, "kind")
+	gk := schema.GroupKind{Group: group, Kind: kind}
 	switch {
-	case group != gateway.GatewayParametersKind.Group || kind != gateway.GatewayParametersKind.Kind:
+	case gk != gateway.GatewayParametersKind && gk != gateway.AgentgatewayParametersKind:
 		c.Reportf(rules.P("spec", "parametersRef"),
-			"parametersRef points at %s, which kgateway does not know, so the class's settings never apply; reference group: %s, kind: %s (with its name and namespace)",
+			"parametersRef points at %s, which is not a parameters kind kgateway reads (it looks the name up as a GatewayParameters whatever the reference says), so the settings written in that object never apply; write them in a GatewayParameters and reference group: %s, kind: %s (with its name and namespace)",
 			describeGroupKind(group, kind), gateway.GatewayParametersKind.Group, gateway.GatewayParametersKind.Kind)
 	case rules.LookupString(ref, "namespace") == "":
 		c.Reportf(rules.P("spec", "parametersRef"),
-			"parametersRef to GatewayParameters %q has no namespace, but GatewayParameters are namespaced, so kgateway cannot find them; add the namespace they live in",
-			rules.LookupString(ref, "name"))
+			"parametersRef to %s %q has no namespace, but the kind is namespaced and kgateway looks it up by name and namespace, so it finds nothing and the class's Gateways are not deployed; add the namespace it lives in",
+			kind, rules.LookupString(ref, "name"))
 	}
 }
 

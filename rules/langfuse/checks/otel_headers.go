@@ -22,15 +22,18 @@ var LangfuseOtelHeaders = &rules.Rule{
 	Summary:  "Bifrost's otel headers for Langfuse need Basic base64(pk-lf-...:sk-lf-...) auth and an ingestion version of at most 4",
 	Severity: rules.Error,
 	Rationale: "Langfuse authenticates OTLP exports with `Authorization: Basic base64(publicKey:secretKey)`, " +
-		"public key (pk-lf-...) first. A placeholder left from the runbook (`Basic <BASE64(pk:sk)>`), " +
-		"text that is not base64, a pair without the colon, the keys swapped, or a secret key ending in " +
-		"the newline `echo` adds all get a 401 and every trace is dropped without a trace in Bifrost's " +
-		"logs. Write `\"Authorization\": \"env.LANGFUSE_OTEL_AUTH\"` and put the header value in that " +
-		"variable from a Secret: Bifrost substitutes a value that is entirely `env.VAR`, and the keys " +
-		"stay out of the ConfigMap. `x-langfuse-ingestion-version`, when set, must be an integer no " +
-		"greater than 4 (4 selects real-time ingestion); anything else gets a 400. Applies to otel " +
-		"profiles whose collector_url is Langfuse's (/api/public/otel, or a host named langfuse) or " +
-		"that send x-langfuse-* headers. Messages never quote the Authorization value.",
+		"public key (pk-lf-...) first, the scheme written `Basic` exactly (langfuse/langfuse v4.16.0 " +
+		"web/src/features/public-api/server/apiAuth.ts). A placeholder left from the runbook " +
+		"(`Basic <BASE64(pk:sk)>`), text that is not base64, a pair without the colon, the keys swapped, " +
+		"or a secret key ending in the newline `echo` adds all get a 401 and every trace is dropped " +
+		"without a trace in Bifrost's logs. Write `\"Authorization\": \"env.LANGFUSE_OTEL_AUTH\"` and put " +
+		"the header value in that variable from a Secret: Bifrost substitutes a header value that starts " +
+		"with `env.` (maximhq/bifrost plugins/otel/utils.go at v1.5.11), and the keys stay out of the " +
+		"ConfigMap. `x-langfuse-ingestion-version`, when set, is read with JavaScript's parseInt and " +
+		"must be at most 4 (4 selects real-time ingestion); anything above, or not starting with a " +
+		"number, gets a 400 since Langfuse v3.154.0 (web/src/pages/api/public/otel/v1/traces/index.ts). " +
+		"Applies to otel profiles whose collector_url is Langfuse's (/api/public/otel, or a host named " +
+		"langfuse) or that send x-langfuse-* headers. Messages never quote the Authorization value.",
 	Kinds: bifrost.ConfigKinds,
 	Check: checkLangfuseHeaders,
 }
@@ -73,12 +76,15 @@ func authorizationProblem(v any) string {
 	if !ok {
 		return "the Authorization header is not a string"
 	}
+	untrimmed := s
 	s = strings.TrimSpace(s)
 	switch {
 	case s == "":
 		return "the Authorization header is empty"
-	case strings.HasPrefix(s, "env."):
+	case strings.HasPrefix(untrimmed, "env."):
 		return "" // Bifrost reads it from the environment
+	case strings.HasPrefix(s, "env."):
+		return "the Authorization header has space before env., which Bifrost sends literally (it only substitutes a value that starts with env.)"
 	case isPlaceholder(s):
 		return "the Authorization header is still a placeholder (it contains template markers such as <...>), not credentials"
 	case strings.Contains(s, "env."):
@@ -88,7 +94,10 @@ func authorizationProblem(v any) string {
 	if cred == "" && decodesToKeyPair(scheme) {
 		return "the Authorization header lacks the \"Basic \" scheme in front of the credentials"
 	}
-	if !strings.EqualFold(scheme, "Basic") {
+	switch {
+	case strings.EqualFold(scheme, "Basic") && scheme != "Basic":
+		return "the Authorization header's scheme is not written \"Basic\" exactly, and Langfuse matches it case-sensitively"
+	case scheme != "Basic":
 		return "the Authorization header is not Basic auth, the only scheme Langfuse accepts"
 	}
 	cred = strings.TrimSpace(cred)
@@ -126,13 +135,12 @@ func isPlaceholder(s string) bool {
 
 func ingestionVersionProblem(v any) string {
 	s, isString := v.(string)
-	if isString && strings.HasPrefix(strings.TrimSpace(s), "env.") {
+	if isString && strings.HasPrefix(s, "env.") {
 		return ""
 	}
 	n, ok := rules.AsInt(v)
 	if isString {
-		i, err := strconv.Atoi(strings.TrimSpace(s))
-		n, ok = int64(i), err == nil
+		n, ok = parseIntPrefix(s)
 	}
 	switch {
 	case !ok:
@@ -141,4 +149,25 @@ func ingestionVersionProblem(v any) string {
 		return fmt.Sprintf("%s %d is above 4, the highest Langfuse accepts, so it rejects every export with 400; write \"4\"", langfuse.IngestionVersionHeader, n)
 	}
 	return ""
+}
+
+// parseIntPrefix reads a header value as Langfuse does, with JavaScript's
+// parseInt(v, 10): leading space, an optional sign, then the leading digits;
+// "4.5" reads as 4, "v4" as nothing (langfuse/langfuse v4.16.0
+// web/src/pages/api/public/otel/v1/traces/index.ts).
+func parseIntPrefix(s string) (int64, bool) {
+	s = strings.TrimLeft(s, " \t\n\r")
+	end := 0
+	if end < len(s) && (s[end] == '+' || s[end] == '-') {
+		end++
+	}
+	start := end
+	for end < len(s) && s[end] >= '0' && s[end] <= '9' {
+		end++
+	}
+	if end == start {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(s[:end], 10, 64)
+	return n, err == nil
 }

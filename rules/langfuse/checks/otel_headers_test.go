@@ -92,7 +92,9 @@ func TestAuthorizationProblem(t *testing.T) {
 	}{
 		{"env.LANGFUSE_OTEL_AUTH", ""},
 		{"Basic " + b64(pair), ""},
-		{"basic " + strings.TrimRight(b64(pair), "="), ""}, // unpadded base64 decodes too
+		{"Basic " + strings.TrimRight(b64(pair), "="), ""}, // unpadded base64 decodes too
+		{"basic " + b64(pair), "case-sensitively"},         // Langfuse's apiAuth.ts wants "Basic " exactly
+		{" env.LANGFUSE_OTEL_AUTH", "space before env."},   // Bifrost only substitutes a value starting with env.
 		{"Basic <BASE64(pk:sk)>", "placeholder"},
 		{"Basic {{ .Values.auth }}", "placeholder"},
 		{"Basic $(LANGFUSE_AUTH)", "placeholder"},
@@ -118,7 +120,8 @@ func TestIngestionVersionProblem(t *testing.T) {
 		bad   bool
 	}{
 		{"4", false}, {" 3 ", false}, {json.Number("4"), false}, {int64(2), false}, {"env.VERSION", false},
-		{"5", true}, {json.Number("4.5"), true}, {"v4", true}, {"", true}, {nil, true}, {true, true},
+		{"4.5", false}, {"4abc", false}, // JavaScript's parseInt reads the leading digits
+		{"5", true}, {json.Number("4.5"), true}, {"v4", true}, {"", true}, {nil, true}, {true, true}, {"+7", true},
 	}
 	for _, c := range cases {
 		if got := ingestionVersionProblem(c.value); (got != "") != c.bad {

@@ -14,14 +14,17 @@ import (
 // the root paths its UI needs.
 var LangfuseSubpathRoutes = &rules.Rule{
 	ID:       "langfuse-subpath-routes",
-	Summary:  "Langfuse served under /langfuse also needs /_next, /api/auth and /api/public routed to it",
+	Summary:  "Langfuse served under /langfuse by rewriting to / also needs its root paths routed to it (or a base-path build)",
 	Severity: rules.Warning,
-	Rationale: "Langfuse's web UI is a Next.js app built to run at `/`. Rewriting `/langfuse/` to `/` " +
-		"serves its first page, but the page then loads its scripts from `/_next`, signs in through " +
-		"`/api/auth` and calls `/api/public` at the root, so without routes for those the UI stays " +
-		"blank and login fails. Add PathPrefix rules for `/_next`, `/api/auth` and `/api/public` to " +
-		"the same Service, in the same HTTPRoute or another one attached to the same Gateway (as the " +
-		"runbook's langfuse-route does), or give Langfuse its own hostname.",
+	Rationale: "Langfuse's web UI is a Next.js app built for `/`. Rewriting `/langfuse/` to `/` serves its " +
+		"first page, but the page then loads its scripts from `/_next`, signs in through `/api/auth`, " +
+		"makes every data call to `/api/trpc` and navigates to page routes such as `/project/...` and " +
+		"`/auth/sign-in`, all at the root (langfuse/langfuse v4.16.0 web/src/utils/api.ts, " +
+		"web/src/server/auth.ts, web/src/pages): without routes for those the UI stays blank or sign-in " +
+		"fails. Langfuse supports a sub-path only with an image built with `NEXT_PUBLIC_BASE_PATH=/langfuse` " +
+		"and `NEXTAUTH_URL=https://<host>/langfuse/api/auth` (its \"custom base path\" docs; the prebuilt " +
+		"image cannot), or on its own hostname; routing every root path to it also works but takes " +
+		"those paths from everything else on the host. `/api/public` (SDKs, OTLP) works under the prefix.",
 	Kinds: []schema.GroupKind{gateway.HTTPRouteKind},
 	Check: checkLangfuseSubpath,
 }
@@ -43,7 +46,7 @@ func checkLangfuseSubpath(c *rules.Context, obj *rules.Object) {
 			}
 			if len(missing) > 0 {
 				c.Reportf(rule.Path,
-					"this rule serves %s under /langfuse by rewriting to /, but nothing on the same Gateway routes %s to it; the UI fetches its scripts, login and API from those root paths, so the page stays blank or sign-in fails; add PathPrefix rules for them to the same backend",
+					"this rule serves %s under /langfuse by rewriting to /, but nothing on the same Gateway routes %s to it; the UI loads its scripts, signs in, fetches its data and navigates at those root paths, so the page stays blank or sign-in fails; serve Langfuse on its own hostname, or build its image with NEXT_PUBLIC_BASE_PATH=/langfuse (and NEXTAUTH_URL ending in /langfuse/api/auth) and route /langfuse to it without the rewrite",
 					b.Describe(), strings.Join(missing, ", "))
 			}
 		}
