@@ -23,6 +23,8 @@ type Options struct {
 	// cluster), so references to objects not in it are errors rather than
 	// "may live elsewhere".
 	Complete bool
+	// Render says how to render the Helm charts found.
+	Render RenderOptions
 }
 
 // Report is the outcome of one lint.
@@ -30,6 +32,8 @@ type Report struct {
 	Findings []Located
 	Files    int
 	Objects  int
+	// Renderings counts the charts rendered and kustomizations built.
+	Renderings int
 }
 
 // Count returns how many findings are at or above a severity.
@@ -46,7 +50,7 @@ func (r *Report) Count(min rules.Severity) int {
 // Lint loads the input and checks it.
 func Lint(engine *rules.Engine, opts Options) (*Report, *Input, error) {
 	go engine.Warm() // on the other core while this one reads
-	in, err := Load(opts.Paths, opts.Stdin, opts.Ignore)
+	in, err := load(&Input{render: &opts.Render}, opts.Paths, opts.Stdin, opts.Ignore)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -54,31 +58,50 @@ func Lint(engine *rules.Engine, opts Options) (*Report, *Input, error) {
 	return Check(engine, in), in, nil
 }
 
-// Check runs the engine over loaded input, with all of it as the index.
+// Check runs the engine over loaded input. Plain manifest files are checked
+// with everything read as the index; each rendering (a chart, a
+// kustomization root) with the plain files and itself, so renderings of
+// the same objects never mix.
 func Check(engine *rules.Engine, in *Input) *Report {
-	objs := make([]*rules.Object, len(in.Documents))
-	for i, d := range in.Documents {
-		objs[i] = d.Object
-	}
-	idx := rules.NewMemIndex(objs)
-	idx.Complete = in.Complete
-	run := engine.NewRun(idx)
-	rep := &Report{Files: len(in.Sources), Objects: len(objs)}
+	rep := &Report{Files: len(in.Sources), Objects: len(in.Documents), Renderings: len(in.renderings)}
 	for _, p := range in.Problems {
 		if f, ok := engine.Emit(p.Finding, nil); ok {
 			p.Finding = f
 			rep.Findings = append(rep.Findings, p)
 		}
 	}
-	found := checkAll(run, in.Documents)
-	for i, d := range in.Documents {
-		for _, f := range found[i] {
-			line, col := d.locate(f)
-			rep.Findings = append(rep.Findings, Located{Finding: f, File: d.Source.Name, Line: line, Column: col, doc: d})
+	var plain []*Document
+	for _, d := range in.Documents {
+		if d.rendering == nil {
+			plain = append(plain, d)
 		}
 	}
+	rep.Findings = append(rep.Findings, in.checkScope(engine, plain, in.Documents)...)
+	for _, r := range in.renderings {
+		rep.Findings = append(rep.Findings, in.checkScope(engine, r.docs, append(plain[:len(plain):len(plain)], r.docs...))...)
+	}
 	SortFindings(rep.Findings)
+	rep.Findings = dedupe(rep.Findings)
 	return rep
+}
+
+// checkScope checks docs with the objects of index as the index; a later
+// object replaces an earlier one of the same kind, namespace and name.
+func (in *Input) checkScope(engine *rules.Engine, docs, index []*Document) []Located {
+	objs := make([]*rules.Object, len(index))
+	for i, d := range index {
+		objs[i] = d.Object
+	}
+	idx := rules.NewMemIndex(objs)
+	idx.Complete = in.Complete
+	found := checkAll(engine.NewRun(idx), docs)
+	var out []Located
+	for i, d := range docs {
+		for _, f := range found[i] {
+			out = append(out, in.located(d, f))
+		}
+	}
+	return out
 }
 
 // checkAll checks the documents on every core: a run is safe for
