@@ -38,7 +38,7 @@ type chartPlacer struct {
 	ordinal int
 }
 
-func (p *chartPlacer) place(_ *sourceFiles, _ *Document, f rules.Finding) (string, int, int, string) {
+func (p *chartPlacer) place(_ *sourceFiles, _ *Document, f rules.Finding) placement {
 	file := chartFilePath(p.chart.dir, p.template)
 	// A template inside a packaged dependency has no line of its own on
 	// disk: say which one it is.
@@ -49,7 +49,7 @@ func (p *chartPlacer) place(_ *sourceFiles, _ *Document, f rules.Finding) (strin
 	tm := p.chart.template(p.template)
 	doc := tm.document(p.kind, p.ordinal)
 	if doc == nil {
-		return file, 1, 1, within
+		return placement{file: file, line: 1, col: 1, within: within}
 	}
 	node, key, depth := walk(doc.root, f.Path)
 	at := node
@@ -61,7 +61,7 @@ func (p *chartPlacer) place(_ *sourceFiles, _ *Document, f rules.Finding) (strin
 		line, col = 1, 1
 	}
 	if node.Kind != yaml.ScalarNode {
-		return file, line, col, within
+		return placement{file: file, line: line, col: col, within: within}
 	}
 	// The value came from an action: from .Values, or from a chart file.
 	inJSON := f.Doc != nil && depth == len(f.Path)
@@ -71,14 +71,14 @@ func (p *chartPlacer) place(_ *sourceFiles, _ *Document, f rules.Finding) (strin
 		// on that line comes from .Values.
 		if l, c, ok := tm.jsonKeyLine(doc.base+node.Line, key, f.DocPath); ok {
 			if refs := distinctPaths(tm.refs[l]); len(refs) == 1 {
-				if vf, vl, vc, ok := p.chart.valuesPosition(p.template, refs[0], nil); ok {
-					return vf, vl, vc, ""
+				if at, ok := p.chart.valuesPosition(p.template, refs[0], nil); ok {
+					return at
 				}
 			}
 			if within == "" {
 				line, col = l, c
 			}
-			return file, line, col, within
+			return placement{file: file, line: line, col: col, within: within}
 		}
 	}
 	refs, files := tm.actionsAt(doc.base+at.Line, key)
@@ -87,16 +87,16 @@ func (p *chartPlacer) place(_ *sourceFiles, _ *Document, f rules.Finding) (strin
 		rest = f.DocPath
 	}
 	if len(refs) == 1 {
-		if vf, vl, vc, ok := p.chart.valuesPosition(p.template, refs[0], rest); ok {
-			return vf, vl, vc, ""
+		if at, ok := p.chart.valuesPosition(p.template, refs[0], rest); ok {
+			return at
 		}
 	}
 	if len(files) == 1 && inJSON {
-		if fl, ll, lc, ok := p.chart.chartFilePosition(files[0], f); ok {
-			return fl, ll, lc, ""
+		if at, ok := p.chart.chartFilePosition(files[0], f); ok {
+			return at
 		}
 	}
-	return file, line, col, within
+	return placement{file: file, line: line, col: col, within: within}
 }
 
 // distinctPaths drops repeated paths, keeping the first of each.
@@ -364,7 +364,7 @@ func (tm *templateMap) jsonKeyLine(line int, key *yaml.Node, path rules.Path) (i
 // sets the deepest part of the path, later files winning ties as Helm
 // merges them. It gives up when a --set expression touches the path,
 // since the value then came from the command line.
-func (c *chartSource) valuesPosition(template string, ref, rest rules.Path) (string, int, int, bool) {
+func (c *chartSource) valuesPosition(template string, ref, rest rules.Path) (placement, bool) {
 	type candidate struct {
 		file string
 		path rules.Path
@@ -384,7 +384,7 @@ func (c *chartSource) valuesPosition(template string, ref, rest rules.Path) (str
 	}
 	for _, expr := range append(append([]string(nil), c.settings.Set...), c.settings.SetString...) {
 		if setTouches(expr, scoped) {
-			return "", 0, 0, false
+			return placement{}, false
 		}
 	}
 	bestFile, bestLine, bestCol, bestDepth := "", 0, 0, -1
@@ -405,7 +405,7 @@ func (c *chartSource) valuesPosition(template string, ref, rest rules.Path) (str
 			bestFile, bestLine, bestCol, bestDepth = filepath.ToSlash(cand.file), at.Line, at.Column, depth
 		}
 	}
-	return bestFile, bestLine, bestCol, bestDepth >= 0
+	return placement{file: bestFile, line: bestLine, col: bestCol}, bestDepth >= 0
 }
 
 func (c *chartSource) valuesFile(file string) *yaml.Node {
@@ -450,19 +450,20 @@ func setTouches(expr string, path rules.Path) bool {
 // chartFilePosition places a finding inside a JSON document that a
 // template read whole from a chart file (.Files.Get), by its offset in
 // that file.
-func (c *chartSource) chartFilePosition(name string, f rules.Finding) (string, int, int, bool) {
+func (c *chartSource) chartFilePosition(name string, f rules.Finding) (placement, bool) {
 	file := filepath.Join(c.dir, filepath.FromSlash(name))
 	data, err := os.ReadFile(file)
 	if err != nil {
-		return "", 0, 0, false
+		return placement{}, false
 	}
 	content := string(bytes.TrimPrefix(data, utf8BOM))
 	trimmed := strings.TrimSpace(f.Doc.Text)
 	at := strings.Index(content, trimmed)
 	if trimmed == "" || at < 0 || strings.TrimSpace(content) != trimmed {
-		return "", 0, 0, false
+		return placement{}, false
 	}
 	shift := at - strings.Index(f.Doc.Text, trimmed)
 	line, col := rules.LineCol(content, configOffset(f)+shift)
-	return filepath.ToSlash(file), line, col, true
+	// Only a byte-identical file can take the fixed document as it is.
+	return placement{file: filepath.ToSlash(file), line: line, col: col, wholeFile: content == f.Doc.Text}, true
 }

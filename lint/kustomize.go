@@ -46,10 +46,10 @@ type kustomization struct {
 	generators []kustomizeGenerator
 }
 
-// kustomizeEntry is a path-valued entry of a kustomization and its line.
+// kustomizeEntry is a path-valued entry of a kustomization and where it is.
 type kustomizeEntry struct {
-	value string
-	line  int
+	value     string
+	line, col int
 }
 
 type kustomizePatch struct {
@@ -62,9 +62,9 @@ type kustomizeGenerator struct {
 	name string
 	line int // of the entry's name
 	// files maps each data key to the file holding it; literals maps each
-	// literal's key to its line in the kustomization file.
+	// literal's key to where it is in the kustomization file.
 	files    map[string]string
-	literals map[string]int
+	literals map[string][2]int
 }
 
 // kustomizationFields is the part of a kustomization that names files.
@@ -212,7 +212,8 @@ func (k *kustomization) read() error {
 			return "", false // empty, or an inline document
 		}
 		if looksRemote(value) {
-			k.remote = append(k.remote, kustomizeEntry{value, k.line(path...)})
+			line, col := k.position(path...)
+			k.remote = append(k.remote, kustomizeEntry{value, line, col})
 			return "", false
 		}
 		return filepath.Join(k.dir, value), true
@@ -269,7 +270,8 @@ func (k *kustomization) read() error {
 	}
 	for field, gens := range map[string][]kustomizeGeneratorIn{"configMapGenerator": f.ConfigMapGenerator, "secretGenerator": f.SecretGenerator} {
 		for i, g := range gens {
-			gen := kustomizeGenerator{name: g.Name, line: k.line(field, i, "name"), files: map[string]string{}, literals: map[string]int{}}
+			line, _ := k.position(field, i, "name")
+			gen := kustomizeGenerator{name: g.Name, line: line, files: map[string]string{}, literals: map[string][2]int{}}
 			for j, file := range g.Files {
 				key, path, found := strings.Cut(file, "=")
 				if !found {
@@ -282,7 +284,8 @@ func (k *kustomization) read() error {
 			}
 			for j, lit := range g.Literals {
 				key, _, _ := strings.Cut(lit, "=")
-				gen.literals[key] = k.line(field, i, "literals", j)
+				l, c := k.position(field, i, "literals", j)
+				gen.literals[key] = [2]int{l, c}
 			}
 			envs := g.Envs
 			if g.Env != "" {
@@ -299,11 +302,11 @@ func (k *kustomization) read() error {
 	return nil
 }
 
-// line is the line of a field of the kustomization (its file's first line
-// when the field is not there).
-func (k *kustomization) line(path ...any) int {
+// position is where a field of the kustomization is (its key, or for a
+// list item the item itself), or the deepest part of it that is there.
+func (k *kustomization) position(path ...any) (int, int) {
 	if k.node == nil {
-		return 1
+		return 1, 1
 	}
 	var p rules.Path
 	for _, e := range path {
@@ -314,11 +317,11 @@ func (k *kustomization) line(path ...any) int {
 			p = append(p, fmt.Sprint(v))
 		}
 	}
-	node, key, _ := walk(k.node, p)
-	if key != nil {
-		return key.Line
+	node, key, depth := walk(k.node, p)
+	if key != nil && (depth < len(p) || !rules.IsIndex(p[len(p)-1])) {
+		return key.Line, key.Column
 	}
-	return node.Line
+	return node.Line, node.Column
 }
 
 // roots are the kustomizations found under the arguments that no other
@@ -423,7 +426,7 @@ func (in *Input) buildKustomization(t *kustomizeTree, root *kustomization) {
 				Finding: rules.Finding{Rule: rules.ParseError.ID, Severity: rules.Error, Message: fmt.Sprintf(
 					"%s cannot be built: %q is remote, and gjallar builds kustomizations from local files only (it fetches nothing); vendor that base into the repository, or lint the output of kustomize build with gjallar lint -",
 					what, r.value)},
-				File: filepath.ToSlash(k.file), Line: r.line, Column: 1,
+				File: filepath.ToSlash(k.file), Line: r.line, Column: r.col,
 			})
 		}
 	}
@@ -495,10 +498,10 @@ func (p *kustomizePlacer) note() string {
 	return "kustomization " + filepath.ToSlash(p.root.dir)
 }
 
-func (p *kustomizePlacer) place(files *sourceFiles, d *Document, f rules.Finding) (string, int, int, string) {
+func (p *kustomizePlacer) place(files *sourceFiles, d *Document, f rules.Finding) placement {
 	if p.origin != nil && p.origin.ConfiguredBy.Kind != "" {
-		if file, line, col, ok := p.placeGenerated(f); ok {
-			return file, line, col, ""
+		if at, ok := p.placeGenerated(f); ok {
+			return at
 		}
 	}
 	var candidates []*Document
@@ -544,16 +547,16 @@ func (p *kustomizePlacer) place(files *sourceFiles, d *Document, f rules.Finding
 		}
 	}
 	if best == nil {
-		return filepath.ToSlash(p.root.file), 1, 1, ""
+		return placement{file: filepath.ToSlash(p.root.file), line: 1, col: 1}
 	}
 	line, col := best.locate(f)
-	return best.Source.Name, line, col, ""
+	return placement{file: best.Source.Name, line: line, col: col}
 }
 
 // placeGenerated finds the generator file whose content a generated
 // object's data key holds (with behavior: merge, whichever kustomization
 // supplied that key), or the generator entry itself.
-func (p *kustomizePlacer) placeGenerated(f rules.Finding) (string, int, int, bool) {
+func (p *kustomizePlacer) placeGenerated(f rules.Finding) (placement, bool) {
 	if f.Doc != nil {
 		for i := len(p.chain) - 1; i >= 0; i-- {
 			for _, g := range p.chain[i].generators {
@@ -563,7 +566,7 @@ func (p *kustomizePlacer) placeGenerated(f rules.Finding) (string, int, int, boo
 						continue
 					}
 					line, col := rules.LineCol(f.Doc.Text, configOffset(f))
-					return filepath.ToSlash(file), line, col, true
+					return placement{file: filepath.ToSlash(file), line: line, col: col, wholeFile: true}, true
 				}
 			}
 		}
@@ -578,18 +581,18 @@ func (p *kustomizePlacer) placeGenerated(f rules.Finding) (string, int, int, boo
 			if !strings.HasPrefix(p.name, g.name) && !strings.Contains(p.name, g.name) {
 				continue
 			}
-			if line, ok := g.literals[key]; ok && key != "" {
-				return filepath.ToSlash(k.file), line, 1, true
+			if at, ok := g.literals[key]; ok && key != "" {
+				return placement{file: filepath.ToSlash(k.file), line: at[0], col: at[1]}, true
 			}
 			if file, ok := g.files[key]; ok && key != "" {
-				return filepath.ToSlash(file), 1, 1, true
+				return placement{file: filepath.ToSlash(file), line: 1, col: 1}, true
 			}
 			if key == "" {
-				return filepath.ToSlash(k.file), g.line, 1, true
+				return placement{file: filepath.ToSlash(k.file), line: g.line, col: 1}, true
 			}
 		}
 	}
-	return "", 0, 0, false
+	return placement{}, false
 }
 
 // targetNameMatches applies a patch target's name, which kustomize reads

@@ -2,6 +2,7 @@ package lint
 
 import (
 	"fmt"
+	"path/filepath"
 	"strings"
 
 	"github.com/gjallar-dev/gjallar/rules"
@@ -21,10 +22,23 @@ type rendering struct {
 
 // A placer maps a finding in a rendered object back to a file the user
 // edits: a chart's template or values file, a kustomization's resource,
-// patch or generator source. within names the place inside the file when
-// its lines do not say it (a template inside a packaged dependency).
+// patch or generator source.
 type placer interface {
-	place(files *sourceFiles, d *Document, f rules.Finding) (file string, line, col int, within string)
+	place(files *sourceFiles, d *Document, f rules.Finding) placement
+}
+
+// placement is where a finding in a rendered object points.
+type placement struct {
+	file      string
+	line, col int
+	// within names the place inside the file when its lines do not say it
+	// (a template inside a packaged dependency).
+	within string
+	// wholeFile is set when the finding is inside a JSON document that is
+	// this file's entire content (a generator's config.json, a chart file
+	// read with .Files.Get): a fix of that document can then be written
+	// to the file itself.
+	wholeFile bool
 }
 
 // RenderOptions says how to render the Helm charts found in the input, as
@@ -52,17 +66,43 @@ func (in *Input) located(d *Document, f rules.Finding) Located {
 		line, col := d.locate(f)
 		return Located{Finding: f, File: d.Source.Name, Line: line, Column: col, doc: d}
 	}
-	file, line, col, within := d.placer.place(&in.placed, d, f)
-	if within != "" {
-		f.Message += " [" + d.rendering.what + ", " + within + "]"
+	at := d.placer.place(&in.placed, d, f)
+	if at.within != "" {
+		f.Message += " [" + d.rendering.what + ", " + at.within + "]"
 	} else {
 		f.Message += " [" + d.rendering.what + "]"
+	}
+	if f.Fix != nil && at.wholeFile {
+		if fix := wholeFileFix(f); fix != nil {
+			// The source file is the document: fix it there.
+			f.Fix = fix
+			src := &Source{Name: at.file, Path: filepath.FromSlash(at.file), Text: []byte(f.Doc.Text)}
+			return Located{Finding: f, File: at.file, Line: at.line, Column: at.col, doc: &Document{Source: src}}
+		}
 	}
 	if f.Fix != nil {
 		f.Message += "; --fix does not edit rendered output: " + fixAdvice(f.Fix)
 		f.Fix = nil
 	}
-	return Located{Finding: f, File: file, Line: line, Column: col}
+	return Located{Finding: f, File: at.file, Line: at.line, Column: at.col}
+}
+
+// wholeFileFix turns a fix that rewrites one JSON document (the field
+// holding it) into the new text of the file that is that document, or nil
+// when the fix edits anything else.
+func wholeFileFix(f rules.Finding) *rules.Fix {
+	if f.Doc == nil || f.Doc.Encoded || len(f.Fix.Edits) != 1 {
+		return nil
+	}
+	e := f.Fix.Edits[0]
+	text, ok := e.Value.(string)
+	if !ok || e.Path.String() != f.Doc.Path.String() {
+		return nil
+	}
+	if strings.HasSuffix(f.Doc.Text, "\n") && !strings.HasSuffix(text, "\n") {
+		text += "\n" // a file keeps its last line break
+	}
+	return &rules.Fix{Description: f.Fix.Description, Edits: []rules.Edit{{Value: text}}}
 }
 
 // fixAdvice says in words what a fix would have set.
