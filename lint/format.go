@@ -23,10 +23,12 @@ type Meta struct {
 
 // Formats maps --format names to formatters.
 var Formats = map[string]Formatter{
-	"text":   textFormat{},
-	"json":   jsonFormat{},
-	"sarif":  sarifFormat{},
-	"github": githubFormat{},
+	"text":        textFormat{},
+	"json":        jsonFormat{},
+	"sarif":       sarifFormat{},
+	"github":      githubFormat{},
+	"junit":       junitFormat{},
+	"codeclimate": codeclimateFormat{},
 }
 
 // FormatNames lists the formats for help text.
