@@ -162,6 +162,7 @@ func (in *Input) renderChart(s ChartSettings) {
 		before := len(in.Documents)
 		in.addChunk(src, ch.text, ch.line)
 		for _, d := range in.Documents[before:] {
+			inReleaseNamespace(d, cmpOr(s.Namespace, "default"))
 			kind := d.Object.Ref().Kind
 			key := template + "\x00" + kind
 			d.rendering, d.placer = r, &chartPlacer{chart: c, template: template, kind: kind, ordinal: perTemplate[key]}
@@ -243,6 +244,38 @@ func renderTemplates(chrt *chart.Chart, vals map[string]any, s ChartSettings) ([
 	}
 	hooks, manifests, err := releaseutil.SortManifests(files, caps.APIVersions, releaseutil.InstallOrder)
 	return manifests, hooks, err
+}
+
+// clusterScoped are the kinds of the API server, Gateway API and
+// cert-manager that have no namespace; any other kind a chart renders is
+// taken to be namespaced.
+var clusterScoped = map[string]bool{
+	"Namespace": true, "Node": true, "PersistentVolume": true, "ComponentStatus": true,
+	"ClusterRole": true, "ClusterRoleBinding": true, "StorageClass": true, "CSIDriver": true,
+	"CSINode": true, "VolumeAttachment": true, "CustomResourceDefinition": true,
+	"ValidatingWebhookConfiguration": true, "MutatingWebhookConfiguration": true,
+	"ValidatingAdmissionPolicy": true, "ValidatingAdmissionPolicyBinding": true,
+	"MutatingAdmissionPolicy": true, "MutatingAdmissionPolicyBinding": true,
+	"PriorityClass": true, "IngressClass": true, "RuntimeClass": true, "APIService": true,
+	"CertificateSigningRequest": true, "FlowSchema": true, "PriorityLevelConfiguration": true,
+	"GatewayClass": true, "ClusterIssuer": true,
+}
+
+// inReleaseNamespace puts an object a chart renders without a namespace in
+// the release's namespace, where helm install creates it, so that
+// references from other objects in that namespace find it.
+func inReleaseNamespace(d *Document, namespace string) {
+	o := d.Object
+	if o.Namespace() != "" || o.File() != nil || clusterScoped[o.Ref().Kind] {
+		return
+	}
+	meta, ok := o.Content["metadata"].(map[string]any)
+	if !ok {
+		meta = map[string]any{}
+		o.Content["metadata"] = meta
+	}
+	meta["namespace"] = namespace
+	d.Object = rules.NewObject(o.Content)
 }
 
 func cmpOr(a, b string) string {

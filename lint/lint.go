@@ -60,8 +60,10 @@ func Lint(engine *rules.Engine, opts Options) (*Report, *Input, error) {
 
 // Check runs the engine over loaded input. Plain manifest files are checked
 // with everything read as the index; each rendering (a chart, a
-// kustomization root) with the plain files and itself, so renderings of
-// the same objects never mix.
+// kustomization root) with everything too, but its own objects last, so
+// they replace another rendering's object of the same kind, namespace and
+// name: two overlays of one base each see their own version, while a
+// chart and an overlay that make one deployment see each other.
 func Check(engine *rules.Engine, in *Input) *Report {
 	rep := &Report{Files: len(in.Sources), Objects: len(in.Documents), Renderings: len(in.renderings)}
 	for _, p := range in.Problems {
@@ -78,7 +80,19 @@ func Check(engine *rules.Engine, in *Input) *Report {
 	}
 	rep.Findings = append(rep.Findings, in.checkScope(engine, plain, in.Documents)...)
 	for _, r := range in.renderings {
-		rep.Findings = append(rep.Findings, in.checkScope(engine, r.docs, append(plain[:len(plain):len(plain)], r.docs...))...)
+		var index []*Document
+		if len(in.renderings) == 1 {
+			index = in.Documents
+		} else {
+			index = make([]*Document, 0, len(in.Documents))
+			for _, d := range in.Documents {
+				if d.rendering != r {
+					index = append(index, d)
+				}
+			}
+			index = append(index, r.docs...)
+		}
+		rep.Findings = append(rep.Findings, in.checkScope(engine, r.docs, index)...)
 	}
 	SortFindings(rep.Findings)
 	rep.Findings = dedupe(rep.Findings)

@@ -10,9 +10,8 @@ import (
 
 // A rendering is a set of objects no file holds as written: a Helm chart
 // rendered with one set of values, or a kustomization root built. Its
-// objects are checked together with the plain manifest files but apart
-// from other renderings, so two overlays of one base (or two releases of
-// one chart) never see each other's objects.
+// objects are checked with its own versions taking precedence over other
+// renderings' objects of the same name (Check).
 type rendering struct {
 	// what names it in findings: "chart deploy/bifrost" or
 	// "kustomization overlays/prod".
