@@ -3,6 +3,7 @@ package lint
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -555,19 +556,41 @@ func (p *kustomizePlacer) place(files *sourceFiles, d *Document, f rules.Finding
 
 // placeGenerated finds the generator file whose content a generated
 // object's data key holds (with behavior: merge, whichever kustomization
-// supplied that key), or the generator entry itself.
+// supplied that key), or the generator entry itself. Generators named like
+// the object are tried first, so identical files of different generators
+// are told apart.
 func (p *kustomizePlacer) placeGenerated(f rules.Finding) (placement, bool) {
+	type gen struct {
+		k *kustomization
+		g kustomizeGenerator
+	}
+	var named, others []gen
+	longest := 0
+	for i := len(p.chain) - 1; i >= 0; i-- {
+		for _, g := range p.chain[i].generators {
+			if g.name != "" && strings.Contains(p.name, g.name) {
+				longest = max(longest, len(g.name))
+			}
+		}
+	}
+	for i := len(p.chain) - 1; i >= 0; i-- {
+		for _, g := range p.chain[i].generators {
+			if longest > 0 && len(g.name) == longest && strings.Contains(p.name, g.name) {
+				named = append(named, gen{p.chain[i], g})
+			} else {
+				others = append(others, gen{p.chain[i], g})
+			}
+		}
+	}
 	if f.Doc != nil {
-		for i := len(p.chain) - 1; i >= 0; i-- {
-			for _, g := range p.chain[i].generators {
-				for _, file := range g.files {
-					data, err := os.ReadFile(file)
-					if err != nil || string(bytes.TrimPrefix(data, utf8BOM)) != f.Doc.Text {
-						continue
-					}
-					line, col := rules.LineCol(f.Doc.Text, configOffset(f))
-					return placement{file: filepath.ToSlash(file), line: line, col: col, wholeFile: true}, true
+		for _, c := range append(named, others...) {
+			for _, file := range slices.Sorted(maps.Keys(c.g.files)) {
+				data, err := os.ReadFile(c.g.files[file])
+				if err != nil || string(bytes.TrimPrefix(data, utf8BOM)) != f.Doc.Text {
+					continue
 				}
+				line, col := rules.LineCol(f.Doc.Text, configOffset(f))
+				return placement{file: filepath.ToSlash(c.g.files[file]), line: line, col: col, wholeFile: true}, true
 			}
 		}
 	}
@@ -575,22 +598,16 @@ func (p *kustomizePlacer) placeGenerated(f rules.Finding) (placement, bool) {
 	if len(f.Path) >= 2 && (f.Path[0] == "data" || f.Path[0] == "stringData") {
 		key = f.Path[1]
 	}
-	for i := len(p.chain) - 1; i >= 0; i-- {
-		k := p.chain[i]
-		for _, g := range k.generators {
-			if !strings.HasPrefix(p.name, g.name) && !strings.Contains(p.name, g.name) {
-				continue
-			}
-			if at, ok := g.literals[key]; ok && key != "" {
-				return placement{file: filepath.ToSlash(k.file), line: at[0], col: at[1]}, true
-			}
-			if file, ok := g.files[key]; ok && key != "" {
-				return placement{file: filepath.ToSlash(file), line: 1, col: 1}, true
-			}
-			if key == "" {
-				return placement{file: filepath.ToSlash(k.file), line: g.line, col: 1}, true
-			}
+	for _, c := range named {
+		if at, ok := c.g.literals[key]; ok && key != "" {
+			return placement{file: filepath.ToSlash(c.k.file), line: at[0], col: at[1]}, true
 		}
+		if file, ok := c.g.files[key]; ok && key != "" {
+			return placement{file: filepath.ToSlash(file), line: 1, col: 1}, true
+		}
+	}
+	if len(named) > 0 {
+		return placement{file: filepath.ToSlash(named[0].k.file), line: named[0].g.line, col: 1}, true
 	}
 	return placement{}, false
 }
