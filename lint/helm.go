@@ -127,6 +127,9 @@ func (in *Input) renderChart(s ChartSettings) {
 		in.problem(chartFile, 1, 1, "%s cannot be loaded: %v", what, err)
 		return
 	}
+	if chrt.Metadata.Type == "library" {
+		return // helpers only: linted through the charts that use it
+	}
 	if missing := in.missingDependencies(chrt, chartFile, what); missing {
 		return
 	}
