@@ -200,6 +200,27 @@ func TestFixRewritesGeneratorSource(t *testing.T) {
 	}
 }
 
+// A chart file read whole with .Files.Get is the repository's own file:
+// --fix rewrites it, and nothing else in the chart.
+func TestFixRewritesChartFile(t *testing.T) {
+	dir, before, rep, res := fixRepo(t, "vendored-deps")
+	fixed := filepath.Join(dir, "stack", "files", "routing.json")
+	if len(res.Files) != 1 || res.Files[0] != filepath.ToSlash(fixed) {
+		t.Fatalf("--fix changed %v, want only %s", res.Files, fixed)
+	}
+	after := snapshot(t, dir)
+	for p, data := range before {
+		if p != fixed && !bytes.Equal(data, after[p]) {
+			t.Errorf("--fix changed %s", p)
+		}
+	}
+	for _, f := range rep.Findings {
+		if f.Rule == "bifrost-providers-map" {
+			t.Errorf("still reported after --fix: %s:%d %s", f.File, f.Line, f.Message)
+		}
+	}
+}
+
 // An overlay linted alone builds with its base from outside the given
 // path; the files a kustomization uses are never linted on their own.
 func TestKustomizeRootsAndConsumedFiles(t *testing.T) {
