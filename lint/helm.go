@@ -82,7 +82,7 @@ func ChartSettingsFrom(cfg *rules.Config) ([]ChartSettings, error) {
 
 // renderCharts renders every chart found, once per .gjallar.yaml entry
 // naming it (or once with defaults).
-func (in *Input) renderCharts(dirs []string) error {
+func (in *Input) renderCharts(dirs []string) {
 	for _, dir := range dirs {
 		abs, _ := filepath.Abs(dir)
 		var settings []ChartSettings
@@ -108,7 +108,6 @@ func (in *Input) renderCharts(dirs []string) error {
 			in.renderChart(s)
 		}
 	}
-	return nil
 }
 
 // renderChart renders one chart as `helm template` does (client only,

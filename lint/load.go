@@ -203,9 +203,7 @@ func load(in *Input, paths []string, stdin io.Reader, ignore []string) (*Input, 
 	if in.render == nil || in.parseOnly {
 		return in, nil
 	}
-	if err := in.renderCharts(found.charts); err != nil {
-		return nil, err
-	}
+	in.renderCharts(found.charts)
 	if kt != nil {
 		in.Problems = append(in.Problems, kt.problems...)
 		for _, root := range kt.roots() {
