@@ -155,6 +155,10 @@ func (in *Input) renderChart(s ChartSettings) {
 	for _, h := range hooks {
 		fmt.Fprintf(&text, "---\n# Source: %s\n%s\n", h.Path, h.Manifest)
 	}
+	if text.Len() > MaxFileSize {
+		in.problem(chartFile, 1, 1, "%s renders more than %d MiB; lint its output in parts", what, MaxFileSize>>20)
+		return
+	}
 	src := &Source{Name: what, Text: []byte(text.String())}
 	r := &rendering{what: what}
 	c := &chartSource{dir: dir, chart: chrt, settings: s, templates: map[string]*templateMap{}}
@@ -181,9 +185,9 @@ func (in *Input) renderChart(s ChartSettings) {
 func chartValues(s ChartSettings) (map[string]any, error) {
 	base := map[string]any{}
 	for _, f := range s.Values {
-		data, err := os.ReadFile(f)
+		data, err := readFile(f)
 		if err != nil {
-			return nil, fmt.Errorf("values file: %w", err)
+			return nil, fmt.Errorf("values file %s: %w", f, err)
 		}
 		cur := map[string]any{}
 		if err := sigsyaml.Unmarshal(data, &cur); err != nil {
@@ -225,7 +229,12 @@ func mergeValues(a, b map[string]any) map[string]any {
 // does: dependencies enabled by their conditions, values checked against
 // values.schema.json, the default capabilities of helm template, NOTES.txt
 // left out, manifests split from hooks in install order.
-func renderTemplates(chrt *chart.Chart, vals map[string]any, s ChartSettings) ([]releaseutil.Manifest, []*release.Hook, error) {
+func renderTemplates(chrt *chart.Chart, vals map[string]any, s ChartSettings) (_ []releaseutil.Manifest, _ []*release.Hook, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("helm failed on this chart: %v", r)
+		}
+	}()
 	if err := chartutil.ProcessDependenciesWithMerge(chrt, vals); err != nil {
 		return nil, nil, err
 	}

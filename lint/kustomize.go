@@ -14,6 +14,7 @@ import (
 	yaml "go.yaml.in/yaml/v3"
 	"sigs.k8s.io/kustomize/api/konfig"
 	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/api/resmap"
 	"sigs.k8s.io/kustomize/api/resource"
 	"sigs.k8s.io/kustomize/api/types"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
@@ -190,7 +191,7 @@ func looksRemote(entry string) bool {
 }
 
 func (k *kustomization) read() error {
-	text, err := os.ReadFile(k.file)
+	text, err := readFile(k.file)
 	if err != nil {
 		return fmt.Errorf("cannot read kustomization: %w", err)
 	}
@@ -440,17 +441,13 @@ func (in *Input) buildKustomization(t *kustomizeTree, root *kustomization) {
 		return
 	}
 	rootFile, _ := filepath.Abs(root.file)
-	opts := krusty.MakeDefaultOptions()
-	kustomizeMu.Lock()
-	m, err := krusty.MakeKustomizer(opts).Run(originFS{filesys.MakeFsOnDisk(), rootFile}, absDir)
-	kustomizeMu.Unlock()
+	m, err := runKustomize(originFS{filesys.MakeFsOnDisk(), rootFile}, absDir)
 	if err != nil {
 		in.problem(&Source{Name: filepath.ToSlash(root.file)}, 1, 1, "%s cannot be built: %v", what, err)
 		return
 	}
-	r := &rendering{what: what}
-	src := &Source{Name: what}
-	var text bytes.Buffer
+	// Read where each object came from, then drop the annotations that
+	// said so: the user's build has none of them.
 	origins := make([]*resource.Origin, m.Size())
 	for i, res := range m.Resources() {
 		origins[i], _ = res.GetOrigin()
@@ -459,26 +456,52 @@ func (in *Input) buildKustomization(t *kustomizeTree, root *kustomization) {
 		in.problem(&Source{Name: filepath.ToSlash(root.file)}, 1, 1, "%s cannot be built: %v", what, err)
 		return
 	}
-	for i, res := range m.Resources() {
-		origin := origins[i]
+	yamls := make([][]byte, 0, m.Size())
+	size := 0
+	for _, res := range m.Resources() {
 		y, err := res.AsYAML()
 		if err != nil {
-			continue
+			in.problem(&Source{Name: filepath.ToSlash(root.file)}, 1, 1, "%s cannot be built: %s %s: %v", what, res.GetKind(), res.GetName(), err)
+			return
 		}
+		yamls = append(yamls, y)
+		size += len(y)
+	}
+	if size > MaxFileSize {
+		in.problem(&Source{Name: filepath.ToSlash(root.file)}, 1, 1, "%s builds more than %d MiB; lint its output in parts", what, MaxFileSize>>20)
+		return
+	}
+	r := &rendering{what: what}
+	src := &Source{Name: what}
+	var text bytes.Buffer
+	for i, res := range m.Resources() {
 		start := bytes.Count(text.Bytes(), []byte("\n")) + 1
 		text.WriteString("---\n")
-		text.Write(y)
+		text.Write(yamls[i])
 		before := len(in.Documents)
 		src.Text = text.Bytes()
-		in.addChunk(src, y, start+1)
+		in.addChunk(src, yamls[i], start+1)
 		for _, d := range in.Documents[before:] {
 			d.rendering = r
-			d.placer = &kustomizePlacer{tree: t, root: root, chain: chain, absRoot: absDir, origin: origin, kind: res.GetKind(), name: res.GetName()}
+			d.placer = &kustomizePlacer{tree: t, root: root, chain: chain, absRoot: absDir, origin: origins[i], kind: res.GetKind(), name: res.GetName()}
 			r.docs = append(r.docs, d)
 		}
 	}
 	src.Text = text.Bytes()
 	in.renderings = append(in.renderings, r)
+}
+
+// runKustomize builds one root; a panic inside kustomize becomes an error
+// on that kustomization rather than the end of the lint.
+func runKustomize(fs filesys.FileSystem, dir string) (m resmap.ResMap, err error) {
+	kustomizeMu.Lock()
+	defer kustomizeMu.Unlock()
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("kustomize failed on this kustomization: %v", r)
+		}
+	}()
+	return krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(fs, dir)
 }
 
 // kustomizePlacer places a finding in a built object in the file it came
