@@ -142,6 +142,11 @@ func load(in *Input, paths []string, stdin io.Reader, ignore []string) (*Input, 
 			return nil, &UsageError{fmt.Errorf("ignore pattern %q is not a valid glob", g)}
 		}
 	}
+	if in.render != nil {
+		if err := in.render.checkValueFiles(); err != nil {
+			return nil, err
+		}
+	}
 	var files []*fileToLoad
 	var found inputTree
 	for _, p := range paths {

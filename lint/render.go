@@ -2,7 +2,9 @@ package lint
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/gjallar-dev/gjallar/rules"
@@ -54,6 +56,21 @@ type RenderOptions struct {
 	SetString  []string
 	// Charts are the per-chart settings of .gjallar.yaml.
 	Charts []ChartSettings
+}
+
+// checkValueFiles makes a values file that does not exist a usage error,
+// as a missing path is, before anything is rendered.
+func (o *RenderOptions) checkValueFiles() error {
+	files := slices.Clone(o.ValueFiles)
+	for _, c := range o.Charts {
+		files = append(files, c.Values...)
+	}
+	for _, f := range files {
+		if info, err := os.Stat(f); err != nil || info.IsDir() {
+			return &UsageError{fmt.Errorf("values file %s: no such file", f)}
+		}
+	}
+	return nil
 }
 
 // located turns a finding in a document into a positioned one. A finding

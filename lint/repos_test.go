@@ -2,6 +2,7 @@ package lint
 
 import (
 	"bytes"
+	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -290,6 +291,15 @@ func TestChartSetFlags(t *testing.T) {
 	got := count(lintRepo(t, repo, RenderOptions{Set: []string{"client.model=glm-4"}}), "model-provider-prefix")
 	if len(got) != 1 || !strings.HasSuffix(got[0].File, "bifrost/templates/client.yaml") || got[0].Line != 19 {
 		t.Errorf("a --set value placed at %v, want bifrost/templates/client.yaml:19", got)
+	}
+}
+
+func TestMissingValuesFileIsAUsageError(t *testing.T) {
+	engine, _ := rules.NewEngine(builtin.Rules(), nil)
+	_, _, err := Lint(engine, Options{Paths: []string{filepath.Join(reposDir, "chart-mistakes")}, Render: RenderOptions{ValueFiles: []string{"nope.yaml"}}})
+	var ue *UsageError
+	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "values file nope.yaml") {
+		t.Errorf("error %v, want a usage error naming nope.yaml", err)
 	}
 }
 
