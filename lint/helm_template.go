@@ -38,7 +38,16 @@ type chartPlacer struct {
 	ordinal int
 }
 
-func (p *chartPlacer) place(_ *sourceFiles, _ *Document, f rules.Finding) placement {
+func (p *chartPlacer) place(files *sourceFiles, d *Document, f rules.Finding) placement {
+	at := p.placeIn(f)
+	if at.within == "" && at.file != chartFilePath(p.chart.dir, p.template) {
+		// Placed in a values or chart file: still name the template.
+		at.within = "template " + p.template
+	}
+	return at
+}
+
+func (p *chartPlacer) placeIn(f rules.Finding) placement {
 	file := chartFilePath(p.chart.dir, p.template)
 	// A template inside a packaged dependency has no line of its own on
 	// disk: say which one it is.

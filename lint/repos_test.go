@@ -128,6 +128,9 @@ func TestRenderedFindingsNameTheirRendering(t *testing.T) {
 			if !strings.Contains(f.Message, "[chart ") && !strings.Contains(f.Message, "[kustomization ") {
 				t.Errorf("%s: %s:%d does not name its chart or kustomization: %s", repo, f.File, f.Line, f.Message)
 			}
+			if strings.Contains(f.Message, "[chart ") && !strings.Contains(f.File, "/templates/") && !strings.Contains(f.Message, ", template ") {
+				t.Errorf("%s: %s:%d is placed outside its template but does not name it: %s", repo, f.File, f.Line, f.Message)
+			}
 		}
 	}
 }
