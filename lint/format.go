@@ -23,10 +23,12 @@ type Meta struct {
 
 // Formats maps --format names to formatters.
 var Formats = map[string]Formatter{
-	"text":   textFormat{},
-	"json":   jsonFormat{},
-	"sarif":  sarifFormat{},
-	"github": githubFormat{},
+	"text":        textFormat{},
+	"json":        jsonFormat{},
+	"sarif":       sarifFormat{},
+	"github":      githubFormat{},
+	"junit":       junitFormat{},
+	"codeclimate": codeclimateFormat{},
 }
 
 // FormatNames lists the formats for help text.
@@ -46,11 +48,13 @@ type Summary struct {
 	Info     int `json:"info"`
 	Files    int `json:"files"`
 	Objects  int `json:"objects"`
+	// Renderings counts the charts rendered and kustomizations built.
+	Renderings int `json:"renderings,omitempty"`
 }
 
 // Summarize counts a report's findings.
 func (r *Report) Summarize() Summary {
-	s := Summary{Files: r.Files, Objects: r.Objects}
+	s := Summary{Files: r.Files, Objects: r.Objects, Renderings: r.Renderings}
 	for _, f := range r.Findings {
 		switch f.Severity {
 		case rules.Error:
@@ -65,9 +69,13 @@ func (r *Report) Summarize() Summary {
 }
 
 func (s Summary) String() string {
+	in := Plural(s.Files, "file")
+	if s.Renderings > 0 {
+		in += " and " + Plural(s.Renderings, "rendering")
+	}
 	return fmt.Sprintf("%s, %s, %s in %s (%s)",
 		Plural(s.Errors, "error"), Plural(s.Warnings, "warning"), Plural(s.Info, "info finding"),
-		Plural(s.Files, "file"), Plural(s.Objects, "object"))
+		in, Plural(s.Objects, "object"))
 }
 
 // Plural writes a count with its noun.

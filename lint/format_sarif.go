@@ -175,6 +175,18 @@ func sarifArtifact(file string) sarifArtifactLocation {
 	if file == StdinName {
 		return sarifArtifactLocation{URI: "stdin"}
 	}
+	rel, inside := repoPath(file)
+	if !inside {
+		u := url.URL{Scheme: "file", Path: rel}
+		return sarifArtifactLocation{URI: u.String()}
+	}
+	return sarifArtifactLocation{URI: escapePath(rel), URIBaseID: "%SRCROOT%"}
+}
+
+// repoPath is a file's path relative to the repository root (the working
+// directory) with forward slashes, or its absolute path when it lies
+// outside; inside says which.
+func repoPath(file string) (path string, inside bool) {
 	rel := filepath.ToSlash(filepath.Clean(file))
 	if filepath.IsAbs(file) {
 		if wd, err := os.Getwd(); err == nil {
@@ -188,10 +200,9 @@ func sarifArtifact(file string) sarifArtifactLocation {
 		if err != nil {
 			abs = file
 		}
-		u := url.URL{Scheme: "file", Path: filepath.ToSlash(abs)}
-		return sarifArtifactLocation{URI: u.String()}
+		return filepath.ToSlash(abs), false
 	}
-	return sarifArtifactLocation{URI: escapePath(rel), URIBaseID: "%SRCROOT%"}
+	return rel, true
 }
 
 func escapePath(p string) string {

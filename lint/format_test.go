@@ -3,6 +3,7 @@ package lint
 import (
 	"bytes"
 	"encoding/json"
+	"encoding/xml"
 	"flag"
 	"go/ast"
 	"go/parser"
@@ -14,6 +15,7 @@ import (
 	"strings"
 	"testing"
 
+	junit "github.com/joshdk/go-junit"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	// The SARIF 2.1.0 schema is read from this module's source.
@@ -42,7 +44,7 @@ func goldenReport(t *testing.T) (*Report, Meta) {
 
 func TestGoldenFormats(t *testing.T) {
 	rep, meta := goldenReport(t)
-	for name, ext := range map[string]string{"text": "txt", "json": "json", "sarif": "sarif", "github": "github.txt"} {
+	for name, ext := range map[string]string{"text": "txt", "json": "json", "sarif": "sarif", "github": "github.txt", "junit": "junit.xml", "codeclimate": "codeclimate.json"} {
 		t.Run(name, func(t *testing.T) {
 			var buf bytes.Buffer
 			if err := Formats[name].Format(&buf, rep, meta); err != nil {
@@ -235,4 +237,124 @@ func TestSARIFArtifactPaths(t *testing.T) {
 	if got := sarifArtifact("../elsewhere/app.yaml"); !strings.HasPrefix(got.URI, "file:///") || got.URIBaseID != "" {
 		t.Errorf("outside the root: %+v, want an absolute file URI without a base", got)
 	}
+}
+
+// TestJUnitReadByConsumer reads the JUnit report with go-junit, the parser
+// CI dashboards built in Go use, and checks it says what the report says:
+// a suite per rule, a failed case per error or warning, with its message.
+func TestJUnitReadByConsumer(t *testing.T) {
+	rep, meta := goldenReport(t)
+	var buf bytes.Buffer
+	if err := Formats["junit"].Format(&buf, rep, meta); err != nil {
+		t.Fatal(err)
+	}
+	suites, err := junit.Ingest(buf.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(suites) != len(meta.Rules) {
+		t.Errorf("%d suites for %d rules", len(suites), len(meta.Rules))
+	}
+	failed := map[string]bool{}
+	for _, s := range suites {
+		for _, c := range s.Tests {
+			if c.Classname != s.Name {
+				t.Errorf("case %q of suite %s has classname %q", c.Name, s.Name, c.Classname)
+			}
+			if c.Status == junit.StatusFailed {
+				failed[s.Name+"\x00"+c.Message] = true
+			}
+		}
+	}
+	want := 0
+	for _, f := range rep.Findings {
+		if f.Severity >= rules.Warning {
+			want++
+			if !failed[f.Rule+"\x00"+f.Message] {
+				t.Errorf("no failed case for %s:%d %s", f.File, f.Line, f.Rule)
+			}
+		}
+	}
+	if want == 0 || len(failed) != want {
+		t.Errorf("%d failed cases, want %d", len(failed), want)
+	}
+	var total junit.Totals
+	for _, s := range suites {
+		s.Aggregate()
+		total.Tests += s.Totals.Tests
+		total.Failed += s.Totals.Failed
+	}
+	var head struct {
+		Tests    int `xml:"tests,attr"`
+		Failures int `xml:"failures,attr"`
+	}
+	if err := xml.Unmarshal(buf.Bytes(), &head); err != nil {
+		t.Fatal(err)
+	}
+	if head.Tests != total.Tests || head.Failures != total.Failed {
+		t.Errorf("testsuites says %d tests, %d failures; its cases add up to %d, %d", head.Tests, head.Failures, total.Tests, total.Failed)
+	}
+}
+
+// TestCodeClimateValid checks the Code Quality report against what GitLab
+// documents it requires (testdata/ci/gitlab-codequality.schema.json), and
+// that fingerprints are unique, since GitLab merges issues that share one.
+func TestCodeClimateValid(t *testing.T) {
+	rep, meta := goldenReport(t)
+	var buf bytes.Buffer
+	if err := Formats["codeclimate"].Format(&buf, rep, meta); err != nil {
+		t.Fatal(err)
+	}
+	sch := codeQualitySchema(t)
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(buf.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sch.Validate(doc); err != nil {
+		t.Fatalf("Code Quality report does not validate: %v", err)
+	}
+	var issues []struct {
+		Fingerprint string `json:"fingerprint"`
+		Location    struct {
+			Path string `json:"path"`
+		} `json:"location"`
+	}
+	if err := json.Unmarshal(buf.Bytes(), &issues); err != nil {
+		t.Fatal(err)
+	}
+	if len(issues) != len(rep.Findings) {
+		t.Fatalf("%d issues for %d findings", len(issues), len(rep.Findings))
+	}
+	seen := map[string]bool{}
+	for _, is := range issues {
+		if seen[is.Fingerprint] {
+			t.Errorf("fingerprint %s twice", is.Fingerprint)
+		}
+		seen[is.Fingerprint] = true
+		if !strings.HasPrefix(is.Location.Path, "testdata/examples/runbook/") {
+			t.Errorf("path %q is not relative to the repository root", is.Location.Path)
+		}
+	}
+	// The schema check must be able to fail.
+	for _, bad := range []string{
+		`[{"description":"d","check_name":"c","severity":"error","fingerprint":"f","location":{"path":"a.yaml","lines":{"begin":1}}}]`,
+		`[{"description":"d","check_name":"c","severity":"major","location":{"path":"a.yaml","lines":{"begin":1}}}]`,
+		`[{"description":"d","check_name":"c","severity":"major","fingerprint":"f","location":{"path":"/abs/a.yaml","lines":{"begin":1}}}]`,
+		`[{"description":"d","check_name":"c","severity":"major","fingerprint":"f","location":{"path":"a.yaml"}}]`,
+	} {
+		doc, _ := jsonschema.UnmarshalJSON(strings.NewReader(bad))
+		if sch.Validate(doc) == nil {
+			t.Errorf("schema accepted %s", bad)
+		}
+	}
+}
+
+func codeQualitySchema(t *testing.T) *jsonschema.Schema {
+	t.Helper()
+	c := jsonschema.NewCompiler()
+	sch, err := c.Compile(filepath.Join("testdata", "ci", "gitlab-codequality.schema.json")) // goldenReport moved to the repository root
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sch
 }

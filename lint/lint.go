@@ -27,6 +27,8 @@ type Options struct {
 	// DefaultNamespace is where namespaced objects that name no namespace
 	// are applied, as with `kubectl apply -n`; "" leaves them without one.
 	DefaultNamespace string
+	// Render says how to render the Helm charts found.
+	Render RenderOptions
 }
 
 // Report is the outcome of one lint.
@@ -34,6 +36,8 @@ type Report struct {
 	Findings []Located
 	Files    int
 	Objects  int
+	// Renderings counts the charts rendered and kustomizations built.
+	Renderings int
 }
 
 // Count returns how many findings are at or above a severity.
@@ -50,7 +54,7 @@ func (r *Report) Count(min rules.Severity) int {
 // Lint loads the input and checks it.
 func Lint(engine *rules.Engine, opts Options) (*Report, *Input, error) {
 	go engine.Warm() // on the other core while this one reads
-	in, err := Load(opts.Paths, opts.Stdin, opts.Ignore)
+	in, err := load(&Input{render: &opts.Render}, opts.Paths, opts.Stdin, opts.Ignore)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -59,34 +63,69 @@ func Lint(engine *rules.Engine, opts Options) (*Report, *Input, error) {
 	return Check(engine, in), in, nil
 }
 
-// Check runs the engine over loaded input, with all of it as the index.
+// Check runs the engine over loaded input. Plain manifest files are checked
+// with everything read as the index; each rendering (a chart, a
+// kustomization root) with everything too, but its own objects last, so
+// they replace another rendering's object of the same kind, namespace and
+// name: two overlays of one base each see their own version, while a
+// chart and an overlay that make one deployment see each other.
 func Check(engine *rules.Engine, in *Input) *Report {
-	objs := make([]*rules.Object, len(in.Documents))
-	for i, d := range in.Documents {
+	for _, d := range in.Documents {
 		if d.Object.File() == nil && kube.Namespaced(d.Object.GroupKind()) {
 			d.Object.PlaceIn(in.DefaultNamespace)
 		}
-		objs[i] = d.Object
 	}
-	idx := rules.NewMemIndex(objs)
-	idx.Complete = in.Complete
-	run := engine.NewRun(idx)
-	rep := &Report{Files: len(in.Sources), Objects: len(objs)}
+	rep := &Report{Files: len(in.Sources), Objects: len(in.Documents), Renderings: len(in.renderings)}
 	for _, p := range in.Problems {
 		if f, ok := engine.Emit(p.Finding, nil); ok {
 			p.Finding = f
 			rep.Findings = append(rep.Findings, p)
 		}
 	}
-	found := checkAll(run, in.Documents)
-	for i, d := range in.Documents {
-		for _, f := range found[i] {
-			line, col := d.locate(f)
-			rep.Findings = append(rep.Findings, Located{Finding: f, File: d.Source.Name, Line: line, Column: col, doc: d})
+	var plain []*Document
+	for _, d := range in.Documents {
+		if d.rendering == nil {
+			plain = append(plain, d)
 		}
 	}
+	rep.Findings = append(rep.Findings, in.checkScope(engine, plain, in.Documents)...)
+	for _, r := range in.renderings {
+		var index []*Document
+		if len(in.renderings) == 1 {
+			index = in.Documents
+		} else {
+			index = make([]*Document, 0, len(in.Documents))
+			for _, d := range in.Documents {
+				if d.rendering != r {
+					index = append(index, d)
+				}
+			}
+			index = append(index, r.docs...)
+		}
+		rep.Findings = append(rep.Findings, in.checkScope(engine, r.docs, index)...)
+	}
 	SortFindings(rep.Findings)
+	rep.Findings = dedupe(rep.Findings)
 	return rep
+}
+
+// checkScope checks docs with the objects of index as the index; a later
+// object replaces an earlier one of the same kind, namespace and name.
+func (in *Input) checkScope(engine *rules.Engine, docs, index []*Document) []Located {
+	objs := make([]*rules.Object, len(index))
+	for i, d := range index {
+		objs[i] = d.Object
+	}
+	idx := rules.NewMemIndex(objs)
+	idx.Complete = in.Complete
+	found := checkAll(engine.NewRun(idx), docs)
+	var out []Located
+	for i, d := range docs {
+		for _, f := range found[i] {
+			out = append(out, in.located(d, f))
+		}
+	}
+	return out
 }
 
 // checkAll checks the documents on every core: a run is safe for

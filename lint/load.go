@@ -63,6 +63,12 @@ type Document struct {
 	text []byte
 	item int
 	node *yaml.Node
+
+	// rendering is the chart or kustomization the object was rendered
+	// from, and placer maps its findings back to files; nil for an object
+	// read from a file.
+	rendering *rendering
+	placer    placer
 }
 
 // Node is the object's YAML node, for positions and text edits; nil for a
@@ -98,6 +104,14 @@ type Input struct {
 	// parseOnly (Parse) that is where loading stops.
 	Parsed    int
 	parseOnly bool
+
+	// render says how to render charts; nil loads plain files only, as
+	// Load does. renderings are the charts and kustomizations rendered,
+	// whose objects are also in Documents.
+	render     *RenderOptions
+	renderings []*rendering
+	// placed holds the files findings in rendered objects are placed in.
+	placed sourceFiles
 }
 
 // UsageError is bad invocation (a path that does not exist), as opposed to
@@ -109,13 +123,16 @@ func (e *UsageError) Unwrap() error { return e.Err }
 
 // Load reads the files and directories named by paths ("-" is stdin),
 // skipping files that match an ignore glob.
+// Helm charts and kustomization roots found are rendered with default
+// settings.
 func Load(paths []string, stdin io.Reader, ignore []string) (*Input, error) {
-	return load(&Input{}, paths, stdin, ignore)
+	return load(&Input{render: &RenderOptions{}}, paths, stdin, ignore)
 }
 
 // Parse walks, reads, splits and parses the input exactly as Load does,
 // but stops at the YAML node trees and keeps none of them: the floor that
-// benchmarks compare a lint against. The Input holds the sources, parse
+// benchmarks compare a lint against. Charts and kustomizations are not
+// rendered. The Input holds the sources, parse
 // problems and the count of parsed documents, no Documents.
 func Parse(paths []string, stdin io.Reader, ignore []string) (*Input, error) {
 	return load(&Input{parseOnly: true}, paths, stdin, ignore)
@@ -127,20 +144,39 @@ func load(in *Input, paths []string, stdin io.Reader, ignore []string) (*Input, 
 			return nil, &UsageError{fmt.Errorf("ignore pattern %q is not a valid glob", g)}
 		}
 	}
+	if in.render != nil {
+		if err := in.render.checkValueFiles(); err != nil {
+			return nil, err
+		}
+	}
 	var files []*fileToLoad
+	var found inputTree
 	for _, p := range paths {
 		if p == "-" {
 			data, err := readLimited(stdin)
 			files = append(files, &fileToLoad{src: &Source{Name: StdinName}, data: data, err: err, read: true})
 			continue
 		}
-		found, err := expand(p, ignore)
-		if err != nil {
+		if err := found.expand(p, ignore); err != nil {
 			return nil, err
 		}
-		for _, f := range found {
-			files = append(files, &fileToLoad{src: &Source{Name: filepath.ToSlash(f), Path: f, JSON: strings.EqualFold(filepath.Ext(f), ".json")}})
+	}
+	// Kustomizations decide which files are theirs: those are linted as
+	// part of the build, not again on their own.
+	var kt *kustomizeTree
+	if len(found.kustomizations) > 0 {
+		kt = scanKustomizations(found.kustomizations)
+		consumed := kt.consumed()
+		kept := found.files[:0]
+		for _, f := range found.files {
+			if abs, err := filepath.Abs(f); err != nil || !consumed[abs] {
+				kept = append(kept, f)
+			}
 		}
+		found.files = kept
+	}
+	for _, f := range found.files {
+		files = append(files, &fileToLoad{src: &Source{Name: filepath.ToSlash(f), Path: f, JSON: strings.EqualFold(filepath.Ext(f), ".json")}})
 	}
 	// Files are read and parsed on every core, each into its own part,
 	// and the parts joined in order: the same Input as one by one.
@@ -171,6 +207,16 @@ func load(in *Input, paths []string, stdin io.Reader, ignore []string) (*Input, 
 		in.Problems = append(in.Problems, part.Problems...)
 		in.Parsed += part.Parsed
 	}
+	if in.render == nil || in.parseOnly {
+		return in, nil
+	}
+	in.renderCharts(found.charts)
+	if kt != nil {
+		in.Problems = append(in.Problems, kt.problems...)
+		for _, root := range kt.roots() {
+			in.buildKustomization(kt, root)
+		}
+	}
 	return in, nil
 }
 
@@ -183,21 +229,37 @@ type fileToLoad struct {
 	read bool
 }
 
-// expand lists the manifest files under p: p itself if it is a file, or
-// every .yaml, .yml and .json file below it, skipping hidden directories
-// and the templates of Helm charts (which are not YAML until rendered).
-func expand(p string, ignore []string) ([]string, error) {
+// inputTree is what the arguments name: manifest files to read as they
+// are, Helm charts to render and kustomization directories to build.
+type inputTree struct {
+	files          []string
+	charts         []string
+	kustomizations []string
+}
+
+// expand adds what p holds: p itself if it is a file (a Chart.yaml or a
+// kustomization file stands for its directory), or every .yaml, .yml and
+// .json file below it, skipping hidden directories. A directory holding
+// Chart.yaml is a chart, rendered rather than read (its templates are not
+// YAML until then), and one holding a kustomization file is built.
+func (t *inputTree) expand(p string, ignore []string) error {
 	info, err := os.Stat(p)
 	if err != nil {
-		return nil, &UsageError{fmt.Errorf("%s: no such file or directory", p)}
+		return &UsageError{fmt.Errorf("%s: no such file or directory", p)}
 	}
 	if !info.IsDir() {
-		if ignored(p, ignore) {
-			return nil, nil
+		switch {
+		case ignored(p, ignore):
+		case filepath.Base(p) == "Chart.yaml":
+			t.charts = append(t.charts, filepath.Dir(p))
+		case isKustomizationFile(p):
+			t.kustomizations = append(t.kustomizations, filepath.Dir(p))
+		default:
+			t.files = append(t.files, p)
 		}
-		return []string{p}, nil
+		return nil
 	}
-	var out []string
+	var files []string
 	err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -213,22 +275,30 @@ func expand(p string, ignore []string) ([]string, error) {
 			if path != p && strings.HasPrefix(name, ".") && name != "." && name != ".." {
 				return filepath.SkipDir
 			}
-			if name == "templates" && fileExists(filepath.Join(filepath.Dir(path), "Chart.yaml")) {
+			if fileExists(filepath.Join(path, "Chart.yaml")) {
+				t.charts = append(t.charts, path)
 				return filepath.SkipDir
 			}
+			if findKustomizationFile(path) != "" {
+				t.kustomizations = append(t.kustomizations, path)
+			}
+			return nil
+		}
+		if isKustomizationFile(path) {
 			return nil
 		}
 		switch strings.ToLower(filepath.Ext(path)) {
 		case ".yaml", ".yml", ".json":
-			out = append(out, path)
+			files = append(files, path)
 		}
 		return nil
 	})
 	if err != nil {
-		return nil, &UsageError{err}
+		return &UsageError{err}
 	}
-	sort.Strings(out)
-	return out, nil
+	sort.Strings(files)
+	t.files = append(t.files, files...)
+	return nil
 }
 
 func fileExists(p string) bool {

@@ -20,6 +20,9 @@ type Config struct {
 	Name   string                `yaml:"-"`
 	Rules  map[string]RuleConfig `yaml:"rules"`
 	Ignore []string              `yaml:"ignore"`
+	// Charts says how `gjallar lint` renders the Helm charts it finds; the
+	// lint door decodes it and the engine never reads it.
+	Charts yaml.Node `yaml:"charts"`
 }
 
 // RuleConfig overrides one rule.

@@ -21,6 +21,7 @@ func newLintCommand() *cobra.Command {
 		fix, quiet, complete       bool
 		parseOnly                  bool
 		pf                         policyFlags
+		render                     lint.RenderOptions
 	)
 	cmd := &cobra.Command{
 		Use:   "lint [PATH...]",
@@ -28,6 +29,13 @@ func newLintCommand() *cobra.Command {
 		Long: "Check Kubernetes manifests (YAML or JSON, multi-document, kind: List) and Bifrost\n" +
 			"config.json files. PATH is a file or a directory (searched recursively for .yaml,\n" +
 			".yml and .json); - reads standard input; no PATH means the current directory.\n\n" +
+			"A directory holding Chart.yaml is rendered as helm template would (values from\n" +
+			"--values/--set and the charts section of .gjallar.yaml; dependencies must be vendored\n" +
+			"under charts/). A directory holding kustomization.yaml is built as kustomize build\n" +
+			"would, from local files only, when no other kustomization found includes it; the\n" +
+			"files a kustomization uses are linted as part of its build, not on their own.\n" +
+			"Findings in rendered objects point at the template, values file, resource, patch\n" +
+			"or generator source the value came from; --fix never edits rendered output.\n\n" +
 			"--policy adds Rego policies written as for conftest (see gjallar policy --help) to\n" +
 			"the built-in rules and policies.\n\n" +
 			"Exit status: 0 when no finding is at or above --fail-on, 1 when one is, 2 for a\n" +
@@ -35,7 +43,8 @@ func newLintCommand() *cobra.Command {
 			"compile).",
 		Example: "  gjallar lint deploy/\n" +
 			"  gjallar lint --format sarif . > gjallar.sarif\n" +
-			"  kustomize build overlays/prod | gjallar lint -\n" +
+			"  gjallar lint charts/bifrost --values envs/prod.yaml\n" +
+			"  gjallar lint overlays/prod\n" +
 			"  gjallar lint --fix deploy/\n" +
 			"  gjallar lint --policy policy/ deploy/",
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -81,7 +90,10 @@ func newLintCommand() *cobra.Command {
 			if err != nil {
 				return usageErr(err)
 			}
-			opts := lint.Options{Paths: args, Stdin: cmd.InOrStdin(), Complete: complete, DefaultNamespace: defaultNamespace}
+			if render.Charts, err = lint.ChartSettingsFrom(cfg); err != nil {
+				return usageErr(err)
+			}
+			opts := lint.Options{Paths: args, Stdin: cmd.InOrStdin(), Complete: complete, DefaultNamespace: defaultNamespace, Render: render}
 			if cfg != nil {
 				opts.Ignore = cfg.Ignore
 			}
@@ -128,6 +140,11 @@ func newLintCommand() *cobra.Command {
 	f.BoolVar(&complete, "complete", false, "the input is everything that exists (e.g. a dump of a whole cluster): an object it lacks is missing, not elsewhere")
 	f.StringVar(&defaultNamespace, "default-namespace", "default", "the namespace objects that name none are applied to, as with kubectl apply -n (--namespace names Rego packages, as in conftest)")
 	f.StringArrayVarP(&pf.paths, "policy", "p", nil, "Rego policy file or directory to add (repeatable)")
+	f.StringArrayVar(&render.ValueFiles, "values", nil, "values file for every Helm chart linted, as helm template -f (repeatable)")
+	f.StringArrayVar(&render.Set, "set", nil, "value for every Helm chart linted, as helm template --set (repeatable)")
+	f.StringArrayVar(&render.SetString, "set-string", nil, "string value for every Helm chart linted, as helm template --set-string (repeatable)")
+	f.StringVar(&render.ReleaseName, "release-name", "", "release name to render Helm charts with (default release-name, as helm template)")
+	f.StringVar(&render.Namespace, "release-namespace", "", "namespace to render Helm charts in (default \"default\", as helm template)")
 	pf.register(f, true)
 	f.BoolVar(&parseOnly, "parse-only", false, "read and parse the files into YAML nodes as lint does, then stop (the benchmark floor)")
 	_ = f.MarkHidden("parse-only")

@@ -10,9 +10,13 @@ import (
 	"encoding/hex"
 	"hash"
 	"maps"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
+
+	"sigs.k8s.io/kustomize/api/hasher"
+	kyaml "sigs.k8s.io/kustomize/kyaml/yaml"
 
 	"github.com/gjallar-dev/gjallar/rules"
 	"github.com/gjallar-dev/gjallar/rules/bifrost"
@@ -34,9 +38,11 @@ func ConfigHashPath(t *rules.PodTemplate) rules.Path {
 // hash (it reads no config to cover, or, not opted in and carrying no hash
 // of gjallar's, something else already rolls it: RolledElsewhere), or when
 // a ConfigMap it must cover is not in the index, so the true value cannot
-// be known. The rule, the mutating webhook and the restart controller all
-// decide by it, so none of them stamps a second roll onto a Helm or
-// Reloader workload.
+// be known. A ConfigMap whose name carries its content hash
+// (NameCarriesContentHash) is not covered: changing it renames it, which
+// changes the pod template already. The rule, the mutating webhook and the
+// restart controller all decide by it, so none of them stamps a second roll
+// onto a Helm, Reloader or Kustomize-generated workload.
 func DesiredConfigHash(obj *rules.Object, idx rules.Index) (hash string, names []string, ok bool) {
 	if !isRolloutKind(obj) {
 		return "", nil, false
@@ -53,7 +59,7 @@ func DesiredConfigHash(obj *rules.Object, idx rules.Index) (hash string, names [
 		switch {
 		case cm == nil && optIn && !ref.Optional:
 			return "", nil, false
-		case cm == nil:
+		case cm == nil, NameCarriesContentHash(cm):
 			continue
 		case optIn || len(bifrost.Configs(cm)) > 0:
 			cms = append(cms, cm)
@@ -106,4 +112,36 @@ func writeField(h hash.Hash, tag, s string) {
 	h.Write([]byte(tag))
 	h.Write(n[:])
 	h.Write([]byte(s))
+}
+
+// contentHashSuffix is the shape of the suffix kustomize's generators and
+// kubectl create configmap --append-hash add: ten characters of a hex
+// SHA-256 with the vowel-like digits and letters swapped out.
+var contentHashSuffix = regexp.MustCompile(`^(.+)-([2456789bcdfghkmt]{10})$`)
+
+// NameCarriesContentHash reports whether a ConfigMap's name ends in the hash
+// of its own content, as Kustomize's configMapGenerator names it: any change
+// to the data then renames it, and the workload referring to the new name
+// rolls its pods with no annotation. It recomputes the hash with Kustomize's
+// own hasher over the name without the suffix, so a name that merely looks
+// hashed (or data edited after generation) does not count.
+func NameCarriesContentHash(cm *rules.Object) bool {
+	m := contentHashSuffix.FindStringSubmatch(cm.Name())
+	if m == nil || cm.GroupKind() != rules.ConfigMapKind {
+		return false
+	}
+	// The hash covers kind, name, data and binaryData as the object holds
+	// them; a field it lacks must stay absent, not become empty.
+	content := map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": m[1]}}
+	for _, k := range []string{"data", "binaryData"} {
+		if v, ok := cm.Content[k]; ok {
+			content[k] = v
+		}
+	}
+	node, err := kyaml.FromMap(content)
+	if err != nil {
+		return false
+	}
+	sum, err := (&hasher.Hasher{}).Hash(node)
+	return err == nil && sum == m[2]
 }

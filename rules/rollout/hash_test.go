@@ -4,6 +4,9 @@ import (
 	"strings"
 	"testing"
 
+	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
+
 	"github.com/gjallar-dev/gjallar/rules"
 )
 
@@ -83,4 +86,62 @@ func TestDesiredConfigHash(t *testing.T) {
 			}
 		})
 	}
+}
+
+// The names below are what kustomize build gives a configMapGenerator with
+// these literals (kustomize v5, sigs.k8s.io/kustomize/api v0.21.1).
+func TestNameCarriesContentHash(t *testing.T) {
+	generated := configMap("bifrost-config-"+kustomizeSuffix(t, "bifrost-config", map[string]any{"config.json": `{"providers": {}}`}), nil,
+		map[string]any{"config.json": `{"providers": {}}`})
+	if !NameCarriesContentHash(generated) {
+		t.Fatalf("%s: generated name not recognised", generated.Name())
+	}
+	edited := configMap(generated.Name(), nil, map[string]any{"config.json": `{"providers": {"openai": {}}}`})
+	if NameCarriesContentHash(edited) {
+		t.Error("data edited after generation still counts as content-addressed")
+	}
+	lookalike := configMap("bifrost-config-bcdfghkmt2", nil, map[string]any{"config.json": `{"providers": {}}`})
+	if NameCarriesContentHash(lookalike) {
+		t.Error("a name that only looks hashed counts as content-addressed")
+	}
+	// A workload reading only a content-addressed Bifrost config needs no
+	// gjallar.dev/config-hash: a config change renames the ConfigMap.
+	dep := rules.NewObject(map[string]any{
+		"apiVersion": "apps/v1", "kind": "Deployment",
+		"metadata": map[string]any{"name": "bifrost", "namespace": "ai"},
+		"spec": map[string]any{"template": map[string]any{"spec": map[string]any{
+			"containers": []any{map[string]any{"name": "bifrost", "image": "maximhq/bifrost:v1.3.9"}},
+			"volumes":    []any{map[string]any{"name": "c", "configMap": map[string]any{"name": generated.Name()}}},
+		}}},
+	})
+	if _, _, ok := DesiredConfigHash(dep, rules.NewMemIndex([]*rules.Object{generated})); ok {
+		t.Error("a generated ConfigMap still demands a config hash")
+	}
+	if _, _, ok := DesiredConfigHash(dep, rules.NewMemIndex([]*rules.Object{edited})); !ok {
+		t.Error("an edited ConfigMap under a hashed-looking name demands no config hash")
+	}
+}
+
+// kustomizeSuffix builds a configMapGenerator with kustomize itself and
+// returns the suffix it gave the name.
+func kustomizeSuffix(t *testing.T, name string, data map[string]any) string {
+	t.Helper()
+	fs := filesys.MakeFsInMemory()
+	var k strings.Builder
+	k.WriteString("configMapGenerator:\n- name: " + name + "\n  files:\n")
+	for key, v := range data {
+		if err := fs.WriteFile("/k/"+key, []byte(v.(string))); err != nil {
+			t.Fatal(err)
+		}
+		k.WriteString("  - " + key + "\n")
+	}
+	if err := fs.WriteFile("/k/kustomization.yaml", []byte(k.String())); err != nil {
+		t.Fatal(err)
+	}
+	m, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(fs, "/k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := m.Resources()[0].GetName()
+	return strings.TrimPrefix(got, name+"-")
 }
