@@ -33,9 +33,9 @@ const parityLabel = "gjallar.dev/parity"
 // cluster. Any other fixture the API server refuses fails the test, so a
 // broken fixture cannot quietly shrink what parity covers.
 var rejectedByAPIServer = map[string]string{
-	"parse-error/bad/bad-type.yaml":                     "a pod template that does not decode",
-	"httproute-backend-exists/bad/missing-service.yaml": "a Service backendRef without a port",
-	"kgateway-gatewayclass/bad/no-namespace.yaml":       "an upper-case controllerName and a parametersRef without group",
+	"parse-error/bad/bad-type.yaml":                       "a pod template that does not decode",
+	"httproute-backend-exists/bad/missing-service.yaml":   "a Service backendRef without a port",
+	"kgateway-gatewayclass/bad/no-namespace.yaml":         "an upper-case controllerName and a parametersRef without group",
 	"httproute-backend-exists/good/placeholder-port.yaml": "a port written as a placeholder",
 }
 
