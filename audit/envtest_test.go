@@ -109,6 +109,9 @@ func startControlPlane(dir, certDir string) (*envtest.Environment, *rest.Config,
 		ErrorIfCRDPathMissing: true,
 	}
 	if certDir != "" {
+		if err := os.MkdirAll(certDir, 0o700); err != nil {
+			return nil, nil, "", err
+		}
 		env.ControlPlane.GetAPIServer().CertDir = certDir
 	}
 	cfg, err := env.Start()
@@ -524,4 +527,54 @@ func writeImpersonatingKubeconfig(t *testing.T, user string) string {
 		t.Fatal(err)
 	}
 	return path
+}
+
+// TestSecrets: Secrets are read only with --secrets, and then only in the
+// audited namespace; a Bifrost config kept in one is checked, and no
+// output format prints its values.
+func TestSecrets(t *testing.T) {
+	requireEnv(t)
+	const ns, sentinel = "secrets", "sk-SENTINEL-never-printed-4242"
+	namespace(t, ns)
+	create(t, suite.client, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "bifrost"}, StringData: map[string]string{
+		"config.json": `{"providers": [{"name": "openai", "keys": [{"value": "` + sentinel + `", "weight": 1}]}],
+		"plugins": [{"enabled": true, "name": "otel", "config": {"trace_type": "genai_extension", "protocol": "http",
+		"collector_url": "http://langfuse/api/public/otel/v1/traces", "headers": {"Authorization": "Basic ` + sentinel + `"}}}]}`,
+	}})
+	secretFindings := func(res *audit.Result) int {
+		n := 0
+		for _, f := range res.Findings {
+			if f.Object.Kind == "Secret" {
+				n++
+			}
+		}
+		return n
+	}
+	e, set := newEngine(t)
+	rec := &recorder{}
+	res, err := audit.Run(context.Background(), e, audit.Options{Config: rec.wrap(suite.cfg), Namespace: ns, PolicyKinds: set.Kinds()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l := rec.listsOf("secrets"); len(l) != 0 || secretFindings(res) != 0 {
+		t.Errorf("without --secrets: %d Secret LISTs, %d findings on Secrets", len(l), secretFindings(res))
+	}
+	rec = &recorder{}
+	res, err = audit.Run(context.Background(), e, audit.Options{Config: rec.wrap(suite.cfg), Namespace: ns, Secrets: true, PolicyKinds: set.Kinds()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l := rec.listsOf("secrets"); len(l) != 1 || !strings.Contains(l[0], "/namespaces/"+ns+"/secrets") || secretFindings(res) < 2 {
+		t.Errorf("with --secrets: LISTs %v, %d findings on Secrets", l, secretFindings(res))
+	}
+	for _, format := range []string{"text", "json", "sarif", "github", "policyreport"} {
+		cmd := exec.Command(suite.bin, "audit", "--kubeconfig", suite.kubeconfig, "-n", ns, "--secrets", "--format", format)
+		out, _ := cmd.CombinedOutput()
+		if !strings.Contains(string(out), "Secret") {
+			t.Errorf("%s: no finding on the Secret:\n%s", format, out)
+		}
+		if strings.Contains(string(out), "SENTINEL") {
+			t.Errorf("%s output prints a Secret value:\n%s", format, out)
+		}
+	}
 }

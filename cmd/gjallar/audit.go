@@ -54,8 +54,8 @@ func newAuditCommand() *cobra.Command {
 			"with findings) and a ClusterPolicyReport as YAML for kubectl apply; --report-api\n" +
 			"openreports.io/v1alpha1 writes Reports and ClusterReports instead.\n\n" +
 			"Exit status: 0 when no finding is at or above --fail-on, 1 when one is, 2 for a usage\n" +
-			"error, 3 when the API server kept failing for some kind (the audit is incomplete;\n" +
-			"--format policyreport then writes nothing).",
+			"error, 3 when the cluster could not be read, or the API server kept failing for some\n" +
+			"kind (the audit is incomplete; --format policyreport then writes nothing).",
 		Example: "  gjallar audit -A\n" +
 			"  gjallar audit -n team-a --format json\n" +
 			"  gjallar audit -A --secrets --policy policy/\n" +
@@ -125,7 +125,7 @@ func newAuditCommand() *cobra.Command {
 				Kinds: extra, PolicyKinds: set.Kinds(), PageSize: pageSize, RetryFor: retryFor,
 			})
 			if err != nil {
-				return err
+				return &exitError{code: exitIncomplete, err: fmt.Errorf("nothing audited: %w", err)}
 			}
 			rep := res.LintReport()
 			if !quiet || res.Incomplete() {
