@@ -1,19 +1,20 @@
 // Command auditbench measures the audit on the benchmark cluster
-// (bench/cmd/cluster) for BENCHMARKS.md:
+// (bench/cmd/cluster) for BENCHMARKS.md; bench/run.sh runs it:
 //
-//  1. `gjallar audit -A` against the cluster as seeded: wall time (median
+//	go run ./bench/cmd/auditbench -gjallar BIN -dir CLUSTERDIR
+//
+// It measures, in turn:
+//   - `gjallar audit -A` against the cluster as seeded: wall time (median
 //     of -runs), CPU, peak RSS and API requests, next to the floor, the
 //     same audit with every rule and built-in policy off (the same
 //     discovery, paged LISTs and decoding, no evaluation), and to
 //     `kubectl get -o json` of the same kinds with the same page size, what
 //     reading and printing those objects costs a common client;
-//  2. the webhook's background audit: the CPU of a `gjallar webhook` with
+//   - the webhook's background audit: the CPU of a `gjallar webhook` with
 //     its audit every -interval, minus that of the same webhook idle with
 //     the audit off over as long, per pass;
-//  3. the same after -wrong stacks with one mistake each are added, so
+//   - both again after -wrong stacks with one mistake each are added, so
 //     that passes find something and write reports.
-//
-//	go run ./bench/cmd/auditbench -gjallar BIN -dir CLUSTERDIR
 package main
 
 import (
