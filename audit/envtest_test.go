@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -22,6 +23,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/yaml"
 
 	"github.com/gjallar-dev/gjallar/audit"
@@ -61,6 +63,7 @@ func runSuite(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "audit: no kube-apiserver/etcd (run tools/envtest-bins.sh, or set KUBEBUILDER_ASSETS); envtest suites skip")
 		return m.Run()
 	}
+	log.SetLogger(logr.Discard()) // controller-runtime's clients log through it
 	dir, err := os.MkdirTemp("", "gjallar-audit")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -99,12 +102,17 @@ func startControlPlane(dir, certDir string) (*envtest.Environment, *rest.Config,
 	if err != nil {
 		return nil, nil, "", err
 	}
+	openReports, err := moduleDir("github.com/openreports/reports-api")
+	if err != nil {
+		return nil, nil, "", err
+	}
 	env := &envtest.Environment{
 		BinaryAssetsDirectory: envtestbin.Dir(),
 		CRDDirectoryPaths: []string{
 			filepath.Join(gateway, "config", "crd", "standard"),
 			filepath.Join("..", "testdata", "crds"),
 			filepath.Join("..", "charts", "gjallar", "files", "crds"),
+			filepath.Join(openReports, "config", "crd"),
 		},
 		ErrorIfCRDPathMissing: true,
 	}
