@@ -38,7 +38,10 @@ func newWebhookCommand() *cobra.Command {
 			"cluster (error findings deny, warnings are returned as admission warnings), stamp\n" +
 			"gjallar.dev/config-hash on workloads, and roll workloads when the ConfigMaps they read\n" +
 			"change. Runs in the cluster (see charts/gjallar) or locally against a kubeconfig.\n" +
-			"The config file and the policy directories are reloaded when they change.",
+			"The config file and the policy directories are reloaded when they change.\n\n" +
+			"The leader also audits everything in its cache on start, every --audit-interval and\n" +
+			"soon after objects change, and keeps a PolicyReport per namespace with findings\n" +
+			"(see gjallar audit for the same check from outside the cluster).",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if os.Getenv("GOGC") == "" {
