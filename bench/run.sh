@@ -4,7 +4,9 @@
 #      100 to 100,000 objects, and the same objects in few or many files;
 #   2. webhook: gjallar webhook vs a floor server (TLS, decode, allow), both
 #      on loopback, under open-loop load at fixed rates and at maximum rate,
-#      with a real kube-apiserver and etcd behind gjallar's cache.
+#      with a real kube-apiserver and etcd behind gjallar's cache;
+#   3. audit: gjallar audit -A of that cluster vs kubectl get of the same
+#      kinds, and the background audit's CPU per pass (bench/cmd/auditbench).
 #
 #   bench/run.sh           # the full run (about 12 minutes on 2 cores)
 #   bench/run.sh --quick   # smaller corpora, shorter phases (about 3 minutes)
@@ -23,8 +25,9 @@ RUNS=3
 RATES=250,500,1000,2000
 SLICE=5s REPEAT=3 # each phase: 3 slices of 5 s per server, alternating
 STACKS=500
+AUDIT_FLAGS=""
 if [ "${1:-}" = "--quick" ]; then
-  SIZES=100,1000,10000 RUNS=1 SLICE=3s REPEAT=1 STACKS=200
+  SIZES=100,1000,10000 RUNS=1 SLICE=3s REPEAT=1 STACKS=200 AUDIT_FLAGS="-window 30s -wrong 20"
 elif [ -n "${1:-}" ]; then
   echo "usage: bench/run.sh [--quick]" >&2; exit 2
 fi
@@ -50,7 +53,7 @@ echo "- load average before the lint runs: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 echo "--- building" >&2
 go build -trimpath -o "$BIN/gjallar" ./cmd/gjallar
-for c in lintbench loadgen cluster; do go build -o "$BIN/$c" "./bench/cmd/$c"; done
+for c in lintbench loadgen cluster auditbench; do go build -o "$BIN/$c" "./bench/cmd/$c"; done
 CONFTEST_DIR=$CACHE/bench/conftest-$CONFTEST_VERSION
 if [ ! -x "$CONFTEST_DIR/conftest" ]; then
   echo "--- go install conftest@$CONFTEST_VERSION (once; a few minutes)" >&2
@@ -66,7 +69,7 @@ echo "--- webhook: control plane" >&2
 ASSETS=$(tools/envtest-bins.sh | tail -1)
 GWAPI=$(go list -m -f '{{.Dir}}' sigs.k8s.io/gateway-api)
 "$BIN/cluster" -dir "$WORK/cluster" -assets "$ASSETS" -stacks "$STACKS" \
-  -crds "$GWAPI/config/crd/standard,testdata/crds" 2>"$WORK/cluster.log" &
+  -crds "$GWAPI/config/crd/standard,testdata/crds,charts/gjallar/files/crds" 2>"$WORK/cluster.log" &
 pids+=($!)
 for _ in $(seq 1 240); do
   [ -f "$WORK/cluster/ready" ] && break
@@ -81,7 +84,7 @@ PROBE_PORT=$("$BIN/loadgen" port)
 FLOOR_PORT=$("$BIN/loadgen" port)
 CERTS=$WORK/cluster/certs
 "$BIN/gjallar" webhook --kubeconfig "$WORK/cluster/kubeconfig" --manage-certs=false --cert-dir "$CERTS" \
-  --host 127.0.0.1 --port "$WEBHOOK_PORT" --leader-elect=false \
+  --host 127.0.0.1 --port "$WEBHOOK_PORT" --leader-elect=false --audit-interval=0 \
   --metrics-bind-address 0 --health-probe-bind-address "127.0.0.1:$PROBE_PORT" >"$WORK/webhook.log" 2>&1 &
 pids+=($!)
 "$BIN/loadgen" floor -addr "127.0.0.1:$FLOOR_PORT" -cert-dir "$CERTS" 2>"$WORK/floor.log" &
@@ -97,5 +100,12 @@ echo
 echo "### Webhook: gjallar vs the floor server ($STACKS stacks in the cluster, $REPEAT x $SLICE per phase and server)"
 echo
 "$BIN/loadgen" compare "$WORK/webhook.jsonl"
+kill "${pids[1]}" "${pids[2]}" 2>/dev/null || true # the load's webhook and floor
+
+echo "--- audit" >&2
+echo
+echo "- load average before the audit runs: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo
+"$BIN/auditbench" -gjallar "$BIN/gjallar" -dir "$WORK/cluster" -runs "$RUNS" $AUDIT_FLAGS
 echo
 echo "Raw results: $WORK/lint.json, $WORK/webhook.jsonl; logs: $WORK/*.log" >&2

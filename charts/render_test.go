@@ -102,7 +102,8 @@ func TestDefaults(t *testing.T) {
 }
 
 // TestLeastPrivilege: Secrets only in the release namespace, writes only to
-// the workloads the controller rolls and gjallar's own webhook configs.
+// the workloads the controller rolls, gjallar's own webhook configs and the
+// audit's reports.
 func TestLeastPrivilege(t *testing.T) {
 	objs, err := Render("gjallar", "gjallar-system", nil)
 	if err != nil {
@@ -125,6 +126,8 @@ func TestLeastPrivilege(t *testing.T) {
 			case strings.Join(r.APIGroups, ",") == "apps" && v == "patch":
 			case strings.Join(r.APIGroups, ",") == "events.k8s.io":
 			case strings.Join(r.APIGroups, ",") == "admissionregistration.k8s.io" && strings.Join(r.ResourceNames, ",") == "gjallar":
+			case strings.Join(r.APIGroups, ",") == "wgpolicyk8s.io" && strings.Join(r.Resources, ",") == "policyreports,clusterpolicyreports":
+				// the background audit's reports
 			default:
 				t.Errorf("ClusterRole grants %s on %v %v", v, r.APIGroups, r.Resources)
 			}
@@ -207,5 +210,81 @@ func TestNonDefaultValues(t *testing.T) {
 	find(t, objs, "Role", "prod-gjallar", &role)
 	if len(role.Rules) != 0 {
 		t.Errorf("with cert-manager and no leader election the Role needs no rules, has %v", role.Rules)
+	}
+}
+
+// TestAudit: the background audit's interval, API and write rate reach
+// the webhook; its report CRDs are installed unless told not to, or the
+// reports are openreports.io; "0" turns it off with its RBAC.
+func TestAudit(t *testing.T) {
+	render := func(audit map[string]any) ([]*unstructured.Unstructured, string, rbacv1.ClusterRole) {
+		t.Helper()
+		var values map[string]any
+		if audit != nil {
+			values = map[string]any{"audit": audit}
+		}
+		objs, err := Render("gjallar", "gjallar-system", values)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var d appsv1.Deployment
+		find(t, objs, "Deployment", "gjallar", &d)
+		var cr rbacv1.ClusterRole
+		find(t, objs, "ClusterRole", "gjallar", &cr)
+		return objs, strings.Join(d.Spec.Template.Spec.Containers[0].Args, " "), cr
+	}
+	grants := func(cr rbacv1.ClusterRole, group string) bool {
+		for _, r := range cr.Rules {
+			if strings.Join(r.APIGroups, ",") == group && strings.Contains(strings.Join(r.Verbs, ","), "create") {
+				return true
+			}
+		}
+		return false
+	}
+	crds := func(objs []*unstructured.Unstructured) []string {
+		var out []string
+		for _, o := range objs {
+			if o.GetKind() == "CustomResourceDefinition" {
+				out = append(out, o.GetName())
+				if o.GetAnnotations()["helm.sh/resource-policy"] != "keep" {
+					t.Errorf("%s is not kept on uninstall", o.GetName())
+				}
+			}
+		}
+		return out
+	}
+
+	objs, args, cr := render(nil)
+	for _, want := range []string{"--audit-interval=5m", "--audit-report-api=wgpolicyk8s.io/v1alpha2", "--audit-writes-per-second=5"} {
+		if !strings.Contains(args, want) {
+			t.Errorf("args %q lack %q", args, want)
+		}
+	}
+	if !grants(cr, "wgpolicyk8s.io") {
+		t.Error("no RBAC to write PolicyReports")
+	}
+	if got := strings.Join(crds(objs), ","); got != "policyreports.wgpolicyk8s.io,clusterpolicyreports.wgpolicyk8s.io" {
+		t.Errorf("CRDs = %s", got)
+	}
+	var crd map[string]any
+	for _, o := range objs {
+		if o.GetName() == "policyreports.wgpolicyk8s.io" {
+			crd = o.Object
+		}
+	}
+	if v, _, _ := unstructured.NestedSlice(crd, "spec", "versions"); len(v) != 1 || v[0].(map[string]any)["name"] != "v1alpha2" {
+		t.Errorf("PolicyReport CRD versions %v", v)
+	}
+
+	if objs, _, _ := render(map[string]any{"installCRDs": false}); len(crds(objs)) != 0 {
+		t.Error("installCRDs false still renders CRDs")
+	}
+	objs, args, cr = render(map[string]any{"reportAPI": "openreports.io/v1alpha1"})
+	if len(crds(objs)) != 0 || !grants(cr, "openreports.io") || grants(cr, "wgpolicyk8s.io") || !strings.Contains(args, "--audit-report-api=openreports.io/v1alpha1") {
+		t.Errorf("openreports: CRDs %v, args %q", crds(objs), args)
+	}
+	_, args, cr = render(map[string]any{"interval": "0"})
+	if grants(cr, "wgpolicyk8s.io") || !strings.Contains(args, "--audit-interval=0") {
+		t.Errorf("interval 0: still grants report writes, or args %q", args)
 	}
 }

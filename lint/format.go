@@ -46,10 +46,21 @@ type Summary struct {
 	Errors   int `json:"errors"`
 	Warnings int `json:"warnings"`
 	Info     int `json:"info"`
-	Files    int `json:"files"`
+	Files    int `json:"files,omitempty"`
 	Objects  int `json:"objects"`
 	// Renderings counts the charts rendered and kustomizations built.
 	Renderings int `json:"renderings,omitempty"`
+}
+
+// Notice is something a run could not do, said once and apart from the
+// findings: the audit names a kind it was not allowed to list. Formats that
+// have a place for it show it (JSON notices, SARIF tool notifications,
+// GitHub annotations); the text format leaves it to the command's stderr.
+type Notice struct {
+	// Level is Error when the report is incomplete because of it, Warning
+	// when the run went on around it.
+	Level   rules.Severity `json:"level"`
+	Message string         `json:"message"`
 }
 
 // Summarize counts a report's findings.

@@ -20,8 +20,20 @@ func (githubFormat) Format(w io.Writer, rep *Report, _ Meta) error {
 		if level == "" {
 			level = "notice"
 		}
+		if f.File == "" {
+			// No file to annotate: the annotation names the object.
+			fmt.Fprintf(bw, "::%s title=%s::%s\n", level, escapeProperty(f.Rule), escapeData(f.Where()+": "+f.Message))
+			continue
+		}
 		fmt.Fprintf(bw, "::%s file=%s,line=%d,col=%d,title=%s::%s\n", level,
 			escapeProperty(f.File), f.Line, f.Column, escapeProperty(f.Rule), escapeData(f.Message))
+	}
+	for _, n := range rep.Notices {
+		level := "warning"
+		if n.Level == rules.Error {
+			level = "error"
+		}
+		fmt.Fprintf(bw, "::%s title=gjallar::%s\n", level, escapeData(n.Message))
 	}
 	return bw.Flush()
 }

@@ -23,8 +23,9 @@ type sarifLog struct {
 }
 
 type sarifRun struct {
-	Tool    sarifTool     `json:"tool"`
-	Results []sarifResult `json:"results"`
+	Tool        sarifTool         `json:"tool"`
+	Invocations []sarifInvocation `json:"invocations,omitempty"`
+	Results     []sarifResult     `json:"results"`
 	// Columns count characters (Unicode code points), as YAML positions do.
 	ColumnKind string `json:"columnKind"`
 }
@@ -71,8 +72,28 @@ type sarifResult struct {
 	Locations []sarifLocation `json:"locations"`
 }
 
+// sarifLocation is a file position, or for a finding without a file (an
+// object in a cluster) a logical location naming the object.
 type sarifLocation struct {
-	PhysicalLocation sarifPhysical `json:"physicalLocation"`
+	PhysicalLocation *sarifPhysical `json:"physicalLocation,omitempty"`
+	LogicalLocations []sarifLogical `json:"logicalLocations,omitempty"`
+}
+
+type sarifLogical struct {
+	Name               string `json:"name"`
+	FullyQualifiedName string `json:"fullyQualifiedName"`
+	Kind               string `json:"kind"`
+}
+
+// sarifInvocation carries the run's notices as tool notifications.
+type sarifInvocation struct {
+	ExecutionSuccessful        bool                `json:"executionSuccessful"`
+	ToolExecutionNotifications []sarifNotification `json:"toolExecutionNotifications"`
+}
+
+type sarifNotification struct {
+	Level   string    `json:"level"`
+	Message sarifText `json:"message"`
 }
 
 type sarifPhysical struct {
@@ -140,21 +161,45 @@ func (sarifFormat) Format(w io.Writer, rep *Report, meta Meta) error {
 		}
 		results = append(results, sarifResult{
 			RuleID: f.Rule, RuleIndex: i, Level: sarifLevel(f.Severity),
-			Message: sarifText{Text: msg},
-			Locations: []sarifLocation{{PhysicalLocation: sarifPhysical{
-				ArtifactLocation: sarifArtifact(f.File),
-				Region:           sarifRegion{StartLine: max(f.Line, 1), StartColumn: max(f.Column, 1)},
-			}}},
+			Message: sarifText{Text: msg}, Locations: []sarifLocation{sarifWhere(f)},
 		})
+	}
+	var invocations []sarifInvocation
+	if len(rep.Notices) > 0 {
+		inv := sarifInvocation{ExecutionSuccessful: true}
+		for _, n := range rep.Notices {
+			inv.ToolExecutionNotifications = append(inv.ToolExecutionNotifications, sarifNotification{Level: sarifLevel(n.Level), Message: sarifText{Text: n.Message}})
+			if n.Level == rules.Error {
+				inv.ExecutionSuccessful = false
+			}
+		}
+		invocations = append(invocations, inv)
 	}
 	log := sarifLog{
 		Schema:  "https://json.schemastore.org/sarif-2.1.0.json",
 		Version: "2.1.0",
-		Runs:    []sarifRun{{Tool: sarifTool{Driver: driver}, Results: results, ColumnKind: "unicodeCodePoints"}},
+		Runs:    []sarifRun{{Tool: sarifTool{Driver: driver}, Invocations: invocations, Results: results, ColumnKind: "unicodeCodePoints"}},
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(log)
+}
+
+// sarifWhere locates a finding in its file, or names its object when it
+// has none: apiVersion/Kind/namespace/name, the path of a resource.
+func sarifWhere(f Located) sarifLocation {
+	if f.File == "" {
+		o := f.Object
+		fqn := o.APIVersion + "/" + o.Kind + "/"
+		if o.Namespace != "" {
+			fqn += o.Namespace + "/"
+		}
+		return sarifLocation{LogicalLocations: []sarifLogical{{Name: o.Name, FullyQualifiedName: fqn + o.Name, Kind: "resource"}}}
+	}
+	return sarifLocation{PhysicalLocation: &sarifPhysical{
+		ArtifactLocation: sarifArtifact(f.File),
+		Region:           sarifRegion{StartLine: max(f.Line, 1), StartColumn: max(f.Column, 1)},
+	}}
 }
 
 // ruleName turns an ID into the PascalCase name SARIF viewers show.

@@ -358,3 +358,63 @@ func codeQualitySchema(t *testing.T) *jsonschema.Schema {
 	}
 	return sch
 }
+// TestObjectFindings renders findings without a file, as the audit makes
+// them about objects in a cluster, and a notice: every format must name
+// the object and field path instead of a file position, and SARIF must
+// still validate.
+func TestObjectFindings(t *testing.T) {
+	e, _ := rules.NewEngine(builtin.Rules(), nil)
+	rep := &Report{
+		Findings: []Located{{Finding: rules.Finding{
+			Rule: "bifrost-fsgroup", Severity: rules.Error, Message: "no fsGroup",
+			Object: rules.ObjectRef{APIVersion: "apps/v1", Kind: "Deployment", Namespace: "team-a", Name: "bifrost"},
+			Path:   rules.Path{"spec", "template", "spec"},
+		}}},
+		Notices: []Notice{{Level: rules.Warning, Message: "may not list services"}},
+		Objects: 1,
+	}
+	meta := Meta{Rules: e.Rules(), Version: "test"}
+	render := func(name string) string {
+		var buf bytes.Buffer
+		if err := Formats[name].Format(&buf, rep, meta); err != nil {
+			t.Fatal(err)
+		}
+		return buf.String()
+	}
+	if got, want := render("text"), "Deployment team-a/bifrost spec.template.spec: error bifrost-fsgroup: no fsGroup\n"; got != want {
+		t.Errorf("text = %q, want %q", got, want)
+	}
+	gh := render("github")
+	if !strings.Contains(gh, "::error title=bifrost-fsgroup::Deployment team-a/bifrost spec.template.spec: no fsGroup\n") {
+		t.Errorf("github = %q", gh)
+	}
+	if strings.Contains(gh, "file=") || !strings.Contains(gh, "::warning title=gjallar::may not list services") {
+		t.Errorf("github = %q", gh)
+	}
+	var js struct {
+		Findings []map[string]any `json:"findings"`
+		Notices  []Notice         `json:"notices"`
+	}
+	if err := json.Unmarshal([]byte(render("json")), &js); err != nil {
+		t.Fatal(err)
+	}
+	if _, has := js.Findings[0]["file"]; has || js.Findings[0]["path"] != "spec.template.spec" || len(js.Notices) != 1 || js.Notices[0].Level != rules.Warning {
+		t.Errorf("json = %+v", js)
+	}
+	sarif := render("sarif")
+	doc, err := jsonschema.UnmarshalJSON(strings.NewReader(sarif))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sarifSchema(t).Validate(doc); err != nil {
+		t.Fatalf("SARIF does not validate: %v", err)
+	}
+	for _, want := range []string{`"fullyQualifiedName": "apps/v1/Deployment/team-a/bifrost"`, `"toolExecutionNotifications"`, `"text": "may not list services"`} {
+		if !strings.Contains(sarif, want) {
+			t.Errorf("SARIF lacks %s:\n%s", want, sarif)
+		}
+	}
+	if strings.Contains(sarif, "physicalLocation") {
+		t.Error("SARIF gives a file position for a finding without a file")
+	}
+}

@@ -7,13 +7,14 @@ import (
 )
 
 // textFormat prints one line per finding, file:line:col: severity rule:
-// message, the form editors and grep understand.
+// message, the form editors and grep understand (for a finding without a
+// file, the object and field path stand in for file:line:col).
 type textFormat struct{}
 
 func (textFormat) Format(w io.Writer, rep *Report, _ Meta) error {
 	bw := bufio.NewWriter(w)
 	for _, f := range rep.Findings {
-		fmt.Fprintf(bw, "%s:%d:%d: %s %s: %s\n", f.File, f.Line, f.Column, f.Severity, f.Rule, f.Message)
+		fmt.Fprintf(bw, "%s: %s %s: %s\n", f.Where(), f.Severity, f.Rule, f.Message)
 	}
 	return bw.Flush()
 }

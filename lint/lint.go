@@ -34,8 +34,10 @@ type Options struct {
 // Report is the outcome of one lint.
 type Report struct {
 	Findings []Located
-	Files    int
-	Objects  int
+	// Notices are what the run could not do, apart from findings.
+	Notices []Notice
+	Files   int
+	Objects int
 	// Renderings counts the charts rendered and kustomizations built.
 	Renderings int
 }

@@ -9,7 +9,9 @@ import (
 	"github.com/gjallar-dev/gjallar/rules"
 )
 
-// Located is a finding with the file position it points at.
+// Located is a finding with the file position it points at. A finding
+// about an object read from a cluster (the audit) has no file: it is
+// located by its object and field path instead.
 type Located struct {
 	rules.Finding
 	File   string
@@ -17,6 +19,20 @@ type Located struct {
 	Column int
 
 	doc *Document // where fixes for it apply; nil for parse errors
+}
+
+// Where names what the finding points at, as the text formats print it:
+// file:line:col, or for a finding without a file the object and the field
+// path (Deployment team-a/bifrost spec.template.spec.securityContext).
+func (l Located) Where() string {
+	if l.File != "" {
+		return l.File + ":" + strconv.Itoa(l.Line) + ":" + strconv.Itoa(l.Column)
+	}
+	where := l.Object.String()
+	if p := l.FieldPath(); p != "" {
+		where += " " + p
+	}
+	return where
 }
 
 // walk follows path through the node tree as far as it exists and returns

@@ -3,6 +3,7 @@ package policies
 import (
 	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/gjallar-dev/gjallar/lint"
@@ -58,5 +59,27 @@ func TestUserPackagesTurnTheKindFilterOff(t *testing.T) {
 	}
 	if set.kinds != nil {
 		t.Errorf("a user's package may look at any kind, but the set filters to %v", set.kinds)
+	}
+}
+
+// TestKindsSayWhatTheAuditMustList: the built-in packages alone name their
+// kinds; a user's package, which may look at any kind, makes Kinds nil.
+func TestKindsSayWhatTheAuditMustList(t *testing.T) {
+	set, err := Load(Options{Builtin: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := fmt.Sprint(set.Kinds())
+	for _, want := range []string{"ConfigMap", "Gateway.gateway.networking.k8s.io", "HTTPRoute.gateway.networking.k8s.io", "GRPCRoute.gateway.networking.k8s.io"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("Kinds() = %s, missing %s", got, want)
+		}
+	}
+	users, err := Load(Options{Builtin: true, Paths: []string{filepath.Join("..", "testdata", "policies", "conftest")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k := users.Kinds(); k != nil {
+		t.Errorf("with a user's package Kinds() = %v, want nil (any kind)", k)
 	}
 }

@@ -195,6 +195,21 @@ func (s *Set) Rules() []*rules.Rule { return s.rules }
 // Files is how many of the users' policy files were compiled.
 func (s *Set) Files() int { return s.files }
 
+// Kinds returns the only kinds the selected packages can report on, sorted,
+// or nil when a user's package runs, which may look at any kind: what the
+// audit must list for the policies to see their objects.
+func (s *Set) Kinds() []schema.GroupKind {
+	if s.kinds == nil {
+		return nil
+	}
+	out := make([]schema.GroupKind, 0, len(s.kinds))
+	for gk := range s.kinds {
+		out = append(out, gk)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].String() < out[j].String() })
+	return out
+}
+
 // Start begins a run over idx; data.inventory is built from idx the first
 // time a policy reads it, once per run.
 func (s *Set) Start(idx rules.Index) rules.ExtensionRun {

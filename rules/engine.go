@@ -86,6 +86,8 @@ type Context struct {
 	rule     *boundRule
 	obj      *Object
 	findings []Finding
+	// reads is set under Run.CheckJudged: it is also Index.
+	reads *readTracker
 }
 
 // Report records a finding about the current object. Rule, object and (if
@@ -123,7 +125,7 @@ func (c *Context) Shared(key string, compute func() any) any {
 	if c.run == nil {
 		return compute() // a bare Context, as tests build: nothing to share with
 	}
-	return c.run.shared(key, compute)
+	return c.run.shared(key, compute, c.reads)
 }
 
 // SharedOver is Shared for a fact computed only from the index's objects
@@ -137,7 +139,7 @@ func (c *Context) SharedOver(key string, kinds []schema.GroupKind, compute func(
 	if c.run == nil {
 		return compute()
 	}
-	return c.run.sharedOver(key, kinds, compute)
+	return c.run.sharedOver(key, kinds, compute, c.reads)
 }
 
 // Extension contributes findings from outside the built-in Go rules: Rego
@@ -289,6 +291,8 @@ type Run struct {
 type sharedValue struct {
 	once sync.Once
 	v    any
+	// unread are the unserved kinds computing v read (Run.CheckJudged).
+	unread []schema.GroupKind
 }
 
 // NewRun starts a run over idx.
@@ -296,7 +300,9 @@ func (e *Engine) NewRun(idx Index) *Run {
 	return &Run{engine: e, index: idx, cache: map[string]*sharedValue{}}
 }
 
-func (r *Run) shared(key string, compute func() any) any {
+// shared computes a value once per run; reads, when tracking, is charged
+// with the unserved kinds computing it read, whoever computed it.
+func (r *Run) shared(key string, compute func() any, reads *readTracker) any {
 	r.mu.Lock()
 	s, ok := r.cache[key]
 	if !ok {
@@ -304,18 +310,34 @@ func (r *Run) shared(key string, compute func() any) any {
 		r.cache[key] = s
 	}
 	r.mu.Unlock()
-	s.once.Do(func() { s.v = compute() })
+	s.once.Do(func() {
+		if reads == nil {
+			s.v = compute()
+			return
+		}
+		s.v, s.unread = reads.during(compute)
+	})
+	if reads != nil {
+		reads.add(s.unread)
+	}
 	return s.v
 }
 
-func (r *Run) sharedOver(key string, kinds []schema.GroupKind, compute func() any) any {
+func (r *Run) sharedOver(key string, kinds []schema.GroupKind, compute func() any, reads *readTracker) any {
+	if reads != nil {
+		// The fact is made of these kinds only, whether computed now or
+		// kept from an earlier run.
+		for _, gk := range kinds {
+			reads.note(gk)
+		}
+	}
 	vi, ok := r.index.(Versioned)
 	if !ok {
-		return r.shared(key, compute)
+		return r.shared(key, compute, reads)
 	}
 	scope, version, ok := vi.Version(kinds)
 	if !ok {
-		return r.shared(key, compute)
+		return r.shared(key, compute, reads)
 	}
 	fk := factKey{scope, key}
 	if f, ok := r.engine.facts.Load(fk); ok && f.(*fact).version == version {
@@ -324,7 +346,7 @@ func (r *Run) sharedOver(key string, kinds []schema.GroupKind, compute func() an
 	// The version was read before computing: a change made meanwhile
 	// leaves the fact stored under the older version, so the next run
 	// computes it again.
-	v := r.shared(key, compute)
+	v := r.shared(key, compute, reads)
 	r.engine.facts.Store(fk, &fact{version: version, v: v})
 	return v
 }
@@ -332,12 +354,22 @@ func (r *Run) sharedOver(key string, kinds []schema.GroupKind, compute func() an
 // Check runs every enabled rule that looks at obj's kind and returns the
 // findings that are not suppressed, in rule order.
 func (r *Run) Check(obj *Object) []Finding {
+	out, _ := r.check(obj, false)
+	return out
+}
+
+func (r *Run) check(obj *Object, track bool) ([]Finding, []Unjudged) {
 	var out []Finding
+	var unjudged []Unjudged
 	for _, b := range r.engine.byKind[obj.gk] {
 		if obj.Suppressed(b.ID) {
 			continue
 		}
-		out = append(out, r.checkOne(b, obj)...)
+		found, unread := r.checkOne(b, obj, track)
+		out = append(out, found...)
+		if len(unread) > 0 {
+			unjudged = append(unjudged, Unjudged{Rule: b.ID, Kinds: unread})
+		}
 	}
 	r.extOnce.Do(func() {
 		for _, x := range r.engine.exts {
@@ -354,13 +386,17 @@ func (r *Run) Check(obj *Object) []Finding {
 			}
 		}
 	}
-	return out
+	return out, unjudged
 }
 
 // checkOne isolates a rule: a panic in one rule becomes an error finding
 // of that rule instead of taking down the linter or the webhook.
-func (r *Run) checkOne(b *boundRule, obj *Object) (findings []Finding) {
+func (r *Run) checkOne(b *boundRule, obj *Object, track bool) (findings []Finding, unread []schema.GroupKind) {
 	c := &Context{Index: r.index, Options: b.options, run: r, rule: b, obj: obj}
+	if track {
+		c.reads = newReadTracker(r.index)
+		c.Index = c.reads
+	}
 	defer func() {
 		if p := recover(); p != nil {
 			// Only a runtime error's text is shown: it names a Go failure,
@@ -382,5 +418,8 @@ func (r *Run) checkOne(b *boundRule, obj *Object) (findings []Finding) {
 		}
 	}()
 	b.Check(c, obj)
-	return c.findings
+	if c.reads != nil {
+		unread = sortedKinds(c.reads.unread)
+	}
+	return c.findings, unread
 }

@@ -75,6 +75,9 @@ type Options struct {
 	// OnIndex, if set, receives the cluster index once it exists: for
 	// embedding gjallar, and for tests that wait for the cache.
 	OnIndex func(*ClusterIndex)
+
+	// Audit configures the leader's background audit (audit.go).
+	Audit AuditOptions
 }
 
 // Defaults fills unset options.
@@ -164,6 +167,9 @@ func Run(ctx context.Context, o Options) error {
 		ExcludedNamespaces: append([]string{"kube-system", o.Namespace}, o.ExcludedNamespaces...),
 	}
 	if err := restart.SetupWithManager(mgr); err != nil {
+		return err
+	}
+	if err := setupBackgroundAudit(ctx, mgr, o, index, holder); err != nil {
 		return err
 	}
 

@@ -77,6 +77,6 @@ func newRootCommand(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageErr(fmt.Errorf("%w (see %s --help)", err, c.CommandPath()))
 	})
-	root.AddCommand(newLintCommand(), newRulesCommand(), newPolicyCommand(), newSchemaCommand(), newVersionCommand(), newWebhookCommand())
+	root.AddCommand(newLintCommand(), newAuditCommand(), newRulesCommand(), newPolicyCommand(), newSchemaCommand(), newVersionCommand(), newWebhookCommand())
 	return root
 }

@@ -10,6 +10,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	"github.com/gjallar-dev/gjallar/audit"
 	"github.com/gjallar-dev/gjallar/policies"
 	"github.com/gjallar-dev/gjallar/rules"
 	"github.com/gjallar-dev/gjallar/webhook"
@@ -37,7 +38,10 @@ func newWebhookCommand() *cobra.Command {
 			"cluster (error findings deny, warnings are returned as admission warnings), stamp\n" +
 			"gjallar.dev/config-hash on workloads, and roll workloads when the ConfigMaps they read\n" +
 			"change. Runs in the cluster (see charts/gjallar) or locally against a kubeconfig.\n" +
-			"The config file and the policy directories are reloaded when they change.",
+			"The config file and the policy directories are reloaded when they change.\n\n" +
+			"The leader also audits everything in its cache on start, every --audit-interval and\n" +
+			"soon after objects change, and keeps a PolicyReport per namespace with findings\n" +
+			"(see gjallar audit for the same check from outside the cluster).",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if os.Getenv("GOGC") == "" {
@@ -113,5 +117,8 @@ func newWebhookCommand() *cobra.Command {
 	f.StringVar(&o.PprofAddr, "pprof-bind-address", "0", "net/http/pprof address, for profiling (0 disables; keep it on loopback)")
 	f.BoolVar(&o.LeaderElect, "leader-elect", true, "elect a leader so that one replica runs the restart controller")
 	f.BoolVar(&devLogs, "dev-logs", false, "human-readable logs instead of JSON")
+	f.DurationVar(&o.Audit.Interval, "audit-interval", 5*time.Minute, "how often the leader audits the cluster cache and writes PolicyReports, besides soon after changes (0 disables)")
+	f.Var(reportAPIFlag{&o.Audit.ReportAPI}, "audit-report-api", "API of the audit's reports: "+string(audit.WGPolicy)+" (default) or "+string(audit.OpenReports))
+	f.Float64Var(&o.Audit.WritesPerSecond, "audit-writes-per-second", 5, "most report writes per second (bursts of 10)")
 	return cmd
 }

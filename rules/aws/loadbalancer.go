@@ -110,7 +110,7 @@ func applyServiceSettings(lb *LoadBalancer, svc map[string]any, at rules.Path, o
 // the Service it creates (only spec.infrastructure.annotations, from
 // v2.2.0, and GatewayParameters' extraAnnotations).
 func IgnoredGatewayAnnotations(idx rules.Index, gw *rules.Object) []Setting {
-	if gw.GroupKind() != gateway.GatewayKind || !gateway.ServedByKgateway(idx, gw) {
+	if gw.GroupKind() != gateway.GatewayKind || !gateway.MeantForKgateway(idx, gw) {
 		return nil
 	}
 	var out []Setting

@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"strings"
+
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/gjallar-dev/gjallar/rules"
@@ -60,6 +62,18 @@ func GatewayParameters(idx rules.Index, gw *rules.Object) []*rules.Object {
 
 // DefaultKgatewayClassName is the GatewayClass a kgateway install creates.
 const DefaultKgatewayClassName = "kgateway"
+
+// MeantForKgateway reports whether a Gateway is meant for kgateway: served
+// by it, or of a class whose controllerName mentions kgateway but is not
+// one it claims (kgateway-gatewayclass reports that), which it will serve
+// once the class is fixed.
+func MeantForKgateway(idx rules.Index, gw *rules.Object) bool {
+	if ServedByKgateway(idx, gw) {
+		return true
+	}
+	class := idx.Get(GatewayClassKind, "", rules.LookupString(gw.Content, "spec", "gatewayClassName"))
+	return class != nil && strings.Contains(strings.ToLower(rules.LookupString(class.Content, "spec", "controllerName")), "kgateway")
+}
 
 // ServedByKgateway reports whether kgateway serves a Gateway: its
 // GatewayClass names a controller kgateway claims, or, with the class not
