@@ -358,6 +358,7 @@ func codeQualitySchema(t *testing.T) *jsonschema.Schema {
 	}
 	return sch
 }
+
 // TestObjectFindings renders findings without a file, as the audit makes
 // them about objects in a cluster, and a notice: every format must name
 // the object and field path instead of a file position, and SARIF must
