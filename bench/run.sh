@@ -61,8 +61,20 @@ if [ ! -x "$CONFTEST_DIR/conftest" ]; then
 fi
 echo "- conftest $CONFTEST_VERSION ($("$CONFTEST_DIR/conftest" --version | tr '\n' ' '))"
 
+# BASELINE_REF (a commit) times that build of gjallar alongside this one,
+# alternating runs, so what a change costs is measured under one load.
+BASELINE_FLAGS=()
+if [ -n "${BASELINE_REF:-}" ]; then
+  echo "--- building the baseline $BASELINE_REF" >&2
+  git worktree add -f --detach "$WORK/baseline-src" "$BASELINE_REF" >&2
+  (cd "$WORK/baseline-src" && go build -trimpath -o "$BIN/gjallar-baseline" ./cmd/gjallar)
+  git worktree remove --force "$WORK/baseline-src"
+  BASELINE_FLAGS=(-baseline "$BIN/gjallar-baseline")
+  echo "- baseline: gjallar $(git rev-parse --short "$BASELINE_REF")"
+fi
+
 echo "--- lint" >&2
-"$BIN/lintbench" -gjallar "$BIN/gjallar" -conftest "$CONFTEST_DIR/conftest" -policies bench/conftest-policies \
+"$BIN/lintbench" -gjallar "$BIN/gjallar" "${BASELINE_FLAGS[@]}" -conftest "$CONFTEST_DIR/conftest" -policies bench/conftest-policies \
   -work "$WORK/corpora" -sizes "$SIZES" -runs "$RUNS" -json "$WORK/lint.json"
 
 echo "--- webhook: control plane" >&2

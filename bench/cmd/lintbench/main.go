@@ -5,7 +5,11 @@
 // own process; wall time is the median of -runs, peak RSS and CPU time come
 // from the kernel's accounting of the child (getrusage).
 //
-//	lintbench -gjallar BIN -conftest BIN -policies bench/conftest-policies -work DIR
+// With -baseline, a second gjallar binary (an earlier commit) is timed in
+// the same run, each run alternating with the current one, so the two are
+// compared under the same load.
+//
+//	lintbench -gjallar BIN [-baseline BIN] -conftest BIN -policies bench/conftest-policies -work DIR
 package main
 
 import (
@@ -42,10 +46,11 @@ type Result struct {
 
 func main() {
 	var (
-		gjallar, conftest, policies, work, jsonOut, sizesFlag string
-		runs, bigRuns, layoutsAt                              int
+		gjallar, baseline, conftest, policies, work, jsonOut, sizesFlag string
+		runs, bigRuns, layoutsAt                                        int
 	)
 	flag.StringVar(&gjallar, "gjallar", "", "gjallar binary")
+	flag.StringVar(&baseline, "baseline", "", "an earlier gjallar binary to time alongside (empty: not compared)")
 	flag.StringVar(&conftest, "conftest", "", "conftest binary (empty: not compared)")
 	flag.StringVar(&policies, "policies", "bench/conftest-policies", "conftest policy directory")
 	flag.StringVar(&work, "work", "", "directory for the corpora (reused when present)")
@@ -67,7 +72,7 @@ func main() {
 		}
 		sizes = append(sizes, n)
 	}
-	b := &bench{gjallar: gjallar, conftest: conftest, policies: policies, work: work}
+	b := &bench{gjallar: gjallar, baseline: baseline, conftest: conftest, policies: policies, work: work}
 	var results []Result
 	for _, n := range sizes {
 		r := runs
@@ -92,6 +97,9 @@ func main() {
 		}
 	}
 	printSizes(results)
+	if baseline != "" {
+		printBaseline(results)
+	}
 	if len(layouts) > 0 {
 		printLayouts(layouts)
 	}
@@ -109,8 +117,8 @@ func fatal(err error) {
 }
 
 type bench struct {
-	gjallar, conftest, policies, work string
-	conftestOff                       bool
+	gjallar, baseline, conftest, policies, work string
+	conftestOff                                 bool
 }
 
 // corpus writes (or reuses) one corpus and times the tools on it.
@@ -133,6 +141,13 @@ func (b *bench) corpus(layout corpus.Layout, n, runs int) ([]Result, error) {
 		{"floor", func() *exec.Cmd { return exec.Command(b.gjallar, "lint", "--parse-only", dir) }, func(c int) bool { return c == 0 }},
 		{"gjallar", func() *exec.Cmd { return exec.Command(b.gjallar, "lint", "-q", dir) }, func(c int) bool { return c <= 1 }},
 	}
+	if b.baseline != "" {
+		tools = append(tools, struct {
+			name string
+			cmd  func() *exec.Cmd
+			ok   func(int) bool
+		}{"baseline", func() *exec.Cmd { return exec.Command(b.baseline, "lint", "-q", dir) }, func(c int) bool { return c <= 1 }})
+	}
 	if b.conftest != "" && !b.conftestOff {
 		tools = append(tools, struct {
 			name string
@@ -142,11 +157,16 @@ func (b *bench) corpus(layout corpus.Layout, n, runs int) ([]Result, error) {
 			return exec.Command(b.conftest, "test", "--no-color", "--policy", b.policies, dir)
 		}, func(c int) bool { return c <= 1 }})
 	}
-	var out []Result
-	for _, t := range tools {
-		var walls, cpus []float64
-		res := Result{Tool: t.name, Layout: string(layout), Objects: sum.Objects, Files: sum.Files, Runs: runs}
-		for range runs {
+	// Runs alternate between the tools, so a change of load during the
+	// run weighs on all of them alike.
+	out := make([]Result, len(tools))
+	walls := make([][]float64, len(tools))
+	cpus := make([][]float64, len(tools))
+	for i, t := range tools {
+		out[i] = Result{Tool: t.name, Layout: string(layout), Objects: sum.Objects, Files: sum.Files, Runs: runs}
+	}
+	for range runs {
+		for i, t := range tools {
 			m, err := measure(t.cmd())
 			if err != nil {
 				return nil, fmt.Errorf("%s on %s: %w", t.name, dir, err)
@@ -154,14 +174,15 @@ func (b *bench) corpus(layout corpus.Layout, n, runs int) ([]Result, error) {
 			if !t.ok(m.exit) {
 				return nil, fmt.Errorf("%s on %s exited %d: %s", t.name, dir, m.exit, m.stderr)
 			}
-			walls = append(walls, m.wall)
-			cpus = append(cpus, m.cpu)
-			res.RSS = max(res.RSS, m.rss)
-			res.Findings = m.findings(t.name)
+			walls[i] = append(walls[i], m.wall)
+			cpus[i] = append(cpus[i], m.cpu)
+			out[i].RSS = max(out[i].RSS, m.rss)
+			out[i].Findings = m.findings(strings.Replace(t.name, "baseline", "gjallar", 1))
 		}
-		res.Wall, res.WallMin, res.CPU = median(walls), slices.Min(walls), median(cpus)
-		fmt.Fprintf(os.Stderr, "lintbench:   %-8s %8.3f s  %7.1f MiB  %d findings\n", t.name, res.Wall, float64(res.RSS)/1024, res.Findings)
-		out = append(out, res)
+	}
+	for i := range out {
+		out[i].Wall, out[i].WallMin, out[i].CPU = median(walls[i]), slices.Min(walls[i]), median(cpus[i])
+		fmt.Fprintf(os.Stderr, "lintbench:   %-8s %8.3f s  %7.1f MiB  %d findings\n", out[i].Tool, out[i].Wall, float64(out[i].RSS)/1024, out[i].Findings)
 	}
 	return out, nil
 }
@@ -264,6 +285,26 @@ func printSizes(rs []Result) {
 		}
 		fmt.Printf("| %d | %d | %.3f | %.3f | %s | %.2fx | %s | %.0f | %.1f | %s / %s / %s | %d / %s |\n",
 			n, g.Files, f.Wall, g.Wall, cs, g.Wall/f.Wall, cr, float64(n)/g.Wall, g.Wall/float64(n)*1e6, mib(f.RSS), mib(g.RSS), crss, g.Findings, cf)
+	}
+}
+
+// printBaseline compares the current binary with the baseline, per object:
+// what the change costs, from one run under one load.
+func printBaseline(rs []Result) {
+	fmt.Println("\n### Lint: this build against the baseline build, in the same run")
+	fmt.Println()
+	fmt.Println("| objects | baseline µs/object | gjallar µs/object | gjallar / baseline (wall) | CPU gjallar / baseline | RSS MiB baseline / gjallar | findings baseline / gjallar |")
+	fmt.Println("|---:|---:|---:|---:|---:|---|---|")
+	for _, r := range rs {
+		if r.Tool != "gjallar" {
+			continue
+		}
+		b := find(rs, "baseline", r.Layout, r.Objects)
+		if b == nil {
+			continue
+		}
+		fmt.Printf("| %d | %.1f | %.1f | %.3fx | %.3fx | %s / %s | %d / %d |\n", r.Objects,
+			b.Wall/float64(r.Objects)*1e6, r.Wall/float64(r.Objects)*1e6, r.Wall/b.Wall, r.CPU/b.CPU, mib(b.RSS), mib(r.RSS), b.Findings, r.Findings)
 	}
 }
 
