@@ -15,9 +15,6 @@ import (
 
 	"github.com/gjallar-dev/gjallar/audit"
 	"github.com/gjallar-dev/gjallar/lint"
-	"github.com/gjallar-dev/gjallar/policies"
-	"github.com/gjallar-dev/gjallar/rules"
-	"github.com/gjallar-dev/gjallar/rules/builtin"
 )
 
 // exitIncomplete: some kind could not be read (not an RBAC refusal), so
@@ -99,19 +96,7 @@ func newAuditCommand() *cobra.Command {
 					return usageErr(fmt.Errorf("kubeconfig: %w", err))
 				}
 			}
-			cfg, err := lint.LoadConfig(configPath)
-			if err != nil {
-				return usageErr(err)
-			}
-			popts, err := pf.options(pf.paths, cfg)
-			if err != nil {
-				return usageErr(err)
-			}
-			set, err := policies.Load(popts)
-			if err != nil {
-				return usageErr(err)
-			}
-			engine, err := rules.NewEngine(builtin.Rules(), cfg, set)
+			_, set, engine, err := pf.engine(configPath)
 			if err != nil {
 				return usageErr(err)
 			}

@@ -9,9 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gjallar-dev/gjallar/lint"
-	"github.com/gjallar-dev/gjallar/policies"
 	"github.com/gjallar-dev/gjallar/rules"
-	"github.com/gjallar-dev/gjallar/rules/builtin"
 )
 
 func newLintCommand() *cobra.Command {
@@ -74,19 +72,7 @@ func newLintCommand() *cobra.Command {
 			if parseOnly {
 				return parseOnlyRun(cmd, args, configPath)
 			}
-			cfg, err := lint.LoadConfig(configPath)
-			if err != nil {
-				return usageErr(err)
-			}
-			popts, err := pf.options(pf.paths, cfg)
-			if err != nil {
-				return usageErr(err)
-			}
-			set, err := policies.Load(popts)
-			if err != nil {
-				return usageErr(err)
-			}
-			engine, err := rules.NewEngine(builtin.Rules(), cfg, set)
+			cfg, _, engine, err := pf.engine(configPath)
 			if err != nil {
 				return usageErr(err)
 			}

@@ -13,6 +13,7 @@ import (
 	"github.com/gjallar-dev/gjallar/lint"
 	"github.com/gjallar-dev/gjallar/policies"
 	"github.com/gjallar-dev/gjallar/rules"
+	"github.com/gjallar-dev/gjallar/rules/builtin"
 )
 
 // policyFlags say which Rego policies to load; lint and the policy
@@ -53,6 +54,30 @@ func (p *policyFlags) options(paths []string, cfg *rules.Config) (policies.Optio
 		return opts, fmt.Errorf("unknown --rego-version %q (want v1 or v0)", p.regoVersion)
 	}
 	return opts, nil
+}
+
+// engine loads the .gjallar.yaml at configPath and the Rego policies the
+// flags select, and builds the engine lint and audit run: the built-in rules
+// plus those policies. It returns the config (nil without a file) and the
+// policy set so callers can read its kinds.
+func (p *policyFlags) engine(configPath string) (*rules.Config, *policies.Set, *rules.Engine, error) {
+	cfg, err := lint.LoadConfig(configPath)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	popts, err := p.options(p.paths, cfg)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	set, err := policies.Load(popts)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	engine, err := rules.NewEngine(builtin.Rules(), cfg, set)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return cfg, set, engine, nil
 }
 
 // commandOptions is options for the policy commands, whose PATH defaults
