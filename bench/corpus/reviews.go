@@ -74,8 +74,10 @@ func Reviews(stacks, wrongEvery int) ([]Review, error) {
 		deniedIf := func(doc int) Verdict {
 			// An update that changes only the config hash (a stale one,
 			// here) is the mutating webhook's to fix, and validation lets
-			// it through.
-			if d.Doc() == doc && d != DefectConfigHash {
+			// it through. A client's unprefixed model is a warning (Bifrost
+			// v1.5.0 and later may resolve it through its model catalog):
+			// admitted with the warning, not denied.
+			if d.Doc() == doc && d != DefectConfigHash && d != DefectModelPrefix {
 				return Denied
 			}
 			return Allowed
