@@ -168,32 +168,36 @@ func PointsAtBifrost(c *rules.Context, ns, raw string, hosts []string) bool {
 	default:
 		return false // an external DNS name
 	}
-	return Services(c)[svcNS+"/"+labels[0]]
+	return ServiceSelectsBifrost(c, svcNS, labels[0])
 }
 
-// serviceKinds are what Services reads.
+// serviceKinds are what ServiceSelectsBifrost reads.
 var serviceKinds = append([]schema.GroupKind{rules.ServiceKind}, rules.PodTemplateKinds...)
 
-// Services is the set of Services (ns/name) whose selector matches
-// the pod template of a workload running Bifrost, computed once per run.
-func Services(c *rules.Context) map[string]bool {
-	return c.SharedOver("bifrost-services", serviceKinds, func() any {
+// ServiceSelectsBifrost reports whether the Service ns/name selects the pod
+// template of a workload running Bifrost. The fact is kept per namespace:
+// a Service only selects pods of its own namespace, and recomputing it
+// (under review, or after a workload changed anywhere) then reads one
+// namespace rather than every Service and workload of the cluster.
+func ServiceSelectsBifrost(c *rules.Context, ns, name string) bool {
+	set := c.SharedOver("bifrost-services/"+ns, serviceKinds, func() any {
 		set := map[string]bool{}
-		for _, svc := range c.Index.List(rules.ServiceKind, "") {
+		for _, svc := range c.Index.List(rules.ServiceKind, ns) {
 			sel := rules.StringMap(rules.LookupMap(svc.Content, "spec", "selector"))
 			if len(sel) == 0 {
 				continue
 			}
 			for _, gk := range rules.PodTemplateKinds {
-				for _, w := range c.Index.List(gk, svc.Namespace()) {
+				for _, w := range c.Index.List(gk, ns) {
 					if t, err := w.PodTemplate(); err == nil && t != nil && kube.Selects(sel, t.Meta.Labels) && len(Containers(t)) > 0 {
-						set[svc.Namespace()+"/"+svc.Name()] = true
+						set[svc.Name()] = true
 					}
 				}
 			}
 		}
 		return set
 	}).(map[string]bool)
+	return set[name]
 }
 
 // RoutedToBifrost: the URL reaches the gateway and the HTTPRoute rule that
@@ -217,9 +221,8 @@ func RoutedToBifrost(c *rules.Context, ns, raw string) bool {
 	if rule == nil {
 		return false
 	}
-	services := Services(c)
 	for _, b := range rule.Backends {
-		if b.IsService() && services[b.Namespace+"/"+b.Name] {
+		if b.IsService() && ServiceSelectsBifrost(c, b.Namespace, b.Name) {
 			return true
 		}
 	}
