@@ -17,22 +17,33 @@ import (
 
 // KnownProviders is the builtin list, the configured extras, and every
 // provider declared in any Bifrost config in the index or in obj itself.
+// The declarations are gathered from the index without the object under
+// review (SharedOverBase), so that the webhook keeps them across requests
+// even while configs are under review; what that object's stored version
+// declares is left out, as the index shows its new version instead.
 func KnownProviders(c *rules.Context, obj *rules.Object, extra []string) map[string]bool {
-	declared := c.SharedOver("bifrost-declared-providers", ConfigKinds, func() any {
-		set := map[string]bool{}
+	declared := c.SharedOverBase("bifrost-declared-providers", ConfigKinds, func(idx rules.Index) any {
+		by := map[string][]rules.ObjectRef{} // provider -> the configs declaring it
 		for _, gk := range ConfigKinds {
-			for _, o := range c.Index.List(gk, "") {
+			for _, o := range idx.List(gk, "") {
+				set := map[string]bool{}
 				addDeclaredProviders(set, o)
+				for p := range set {
+					by[p] = append(by[p], o.Ref())
+				}
 			}
 		}
-		return set
-	}).(map[string]bool)
+		return by
+	}).(map[string][]rules.ObjectRef)
 	known := make(map[string]bool, len(BuiltinProviders)+len(declared)+len(extra))
 	for _, p := range BuiltinProviders {
 		known[p] = true
 	}
-	for p := range declared {
-		known[p] = true
+	reviewed := c.UnderReview()
+	for p, refs := range declared {
+		if reviewed == nil || len(refs) > 1 || refs[0] != reviewed.Ref() {
+			known[p] = true
+		}
 	}
 	for _, p := range extra {
 		known[p] = true
