@@ -13,14 +13,16 @@
 #   bench/memory.sh                          # base: 85635dc; 500, 3000, 12500 stacks
 #   bench/memory.sh --base REV --stacks 500  # one size, another base
 #   bench/memory.sh --etcd-cache DIR         # where seeded clusters are kept
+#   bench/memory.sh --base none              # this checkout alone
 #
 # Stacks are bench/corpus stacks (8 objects each with their namespace),
 # created as kubectl apply creates them (bench/cmd/cluster -kubectl). The
 # seeded etcd data is kept (default ${GJALLAR_CACHE:-~/.cache/gjallar}/bench,
 # about 1 GB for 12,500 stacks) and reused: seeding 100,000 objects takes 10
 # to 20 minutes on 2 cores, once.
-# Only loopback addresses are served. Set MEMLIMIT (e.g. 512MiB) to also run
-# this checkout with GOMEMLIMIT set, as the chart runs it.
+# Only loopback addresses are served. VARIANTS adds runs of this checkout
+# with other settings, e.g. VARIANTS="limit:GOMEMLIMIT=512MiB gogc100:GOGC=100"
+# (GOMEMLIMIT as the chart sets it from the memory limit).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -51,16 +53,23 @@ trap cleanup EXIT
 echo "--- building this checkout and $BASE" >&2
 go build -trimpath -o "$BIN/gjallar-head" ./cmd/gjallar
 for c in loadgen cluster; do go build -o "$BIN/$c" "./bench/cmd/$c"; done
-rm -rf "$WORK/base-src" && mkdir -p "$WORK/base-src"
-git archive "$BASE" | tar -x -C "$WORK/base-src"
-(cd "$WORK/base-src" && go build -trimpath -o "$BIN/gjallar-base" ./cmd/gjallar)
+if [ "$BASE" != none ]; then
+  rm -rf "$WORK/base-src" && mkdir -p "$WORK/base-src"
+  git archive "$BASE" | tar -x -C "$WORK/base-src"
+  (cd "$WORK/base-src" && go build -trimpath -o "$BIN/gjallar-base" ./cmd/gjallar)
+fi
 
 ASSETS=$(tools/envtest-bins.sh | tail -1)
 GWAPI=$(go list -m -f '{{.Dir}}' sigs.k8s.io/gateway-api)
 LABELS=(base head)
-[ -n "${MEMLIMIT:-}" ] && LABELS+=(head-limit)
+[ "$BASE" = none ] && LABELS=(head)
+declare -A VARENV
+for v in ${VARIANTS:-}; do
+  LABELS+=("head-${v%%:*}")
+  VARENV[head-${v%%:*}]=${v#*:}
+done
 
-rss() { awk '/VmRSS/{print $2 * 1024}' "/proc/$1/status"; }
+rss() { awk '/VmRSS/ {printf "%d\n", $2 * 1024}' "/proc/$1/status"; }
 metric() { curl -sf "http://127.0.0.1:$1/metrics" | awk -v m="$2" '$1 == m {print $2}'; }
 
 echo "## Machine"
@@ -91,9 +100,9 @@ for stacks in ${STACKS//,/ }; do
   for l in "${LABELS[@]}"; do
     port[$l]=$("$BIN/loadgen" port) probe[$l]=$("$BIN/loadgen" port)
     mport[$l]=$("$BIN/loadgen" port) pport[$l]=$("$BIN/loadgen" port)
-    bin=$BIN/gjallar-${l%-limit}
-    env=()
-    [ "$l" = head-limit ] && env=(GOMEMLIMIT="$MEMLIMIT")
+    bin=$BIN/gjallar-head
+    [ "$l" = base ] && bin=$BIN/gjallar-base
+    env=(${VARENV[$l]:-})
     start=$(date +%s.%N)
     env "${env[@]}" "$bin" webhook --kubeconfig "$dir/kubeconfig" --manage-certs=false --cert-dir "$dir/certs" \
       --host 127.0.0.1 --port "${port[$l]}" --leader-elect=false \

@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -131,12 +132,21 @@ func stripForCache(content map[string]any) {
 // object's identity, which the informer indexes and event handlers read,
 // and its content in compact form, which ClusterIndex decodes on demand.
 // Its content is never modified once made, so copies share it.
+//
+// It implements metav1.Object with the identity alone (a full ObjectMeta
+// would be 240 bytes of mostly empty fields per cached object): the other
+// getters return nothing and their setters do nothing. Nothing reads them:
+// the informers key and index by namespace and name, and the restart
+// controller enqueues by them.
 type cachedObject struct {
 	metav1.TypeMeta
-	// ObjectMeta holds the namespace, name, UID and resourceVersion only.
-	metav1.ObjectMeta
-	content []byte
+	namespace, name string
+	uid             types.UID
+	resourceVersion string
+	content         []byte
 }
+
+var _ metav1.Object = &cachedObject{}
 
 // encodeBuffers hold the scratch space objects are encoded in, so that what
 // the cache keeps is an exact-size copy, not a buffer grown by doubling.
@@ -149,8 +159,8 @@ func newCachedObject(content map[string]any) (*cachedObject, error) {
 	u := unstructured.Unstructured{Object: content}
 	c := &cachedObject{}
 	c.APIVersion, c.Kind = u.GetAPIVersion(), u.GetKind()
-	c.Namespace, c.Name = u.GetNamespace(), u.GetName()
-	c.UID, c.ResourceVersion = u.GetUID(), u.GetResourceVersion()
+	c.namespace, c.name = u.GetNamespace(), u.GetName()
+	c.uid, c.resourceVersion = u.GetUID(), u.GetResourceVersion()
 	if meta, ok := content["metadata"].(map[string]any); ok {
 		delete(meta, "resourceVersion")
 	}
@@ -158,8 +168,8 @@ func newCachedObject(content map[string]any) (*cachedObject, error) {
 	defer encodeBuffers.Put(scratch)
 	b, err := encodeCompact((*scratch)[:0], content)
 	if err != nil {
-		if meta, ok := content["metadata"].(map[string]any); ok && c.ResourceVersion != "" {
-			meta["resourceVersion"] = c.ResourceVersion
+		if meta, ok := content["metadata"].(map[string]any); ok && c.resourceVersion != "" {
+			meta["resourceVersion"] = c.resourceVersion
 		}
 		return nil, err
 	}
@@ -173,10 +183,10 @@ func newCachedObject(content map[string]any) (*cachedObject, error) {
 func (c *cachedObject) decode() (map[string]any, error) {
 	content, err := decodeCompact(c.content)
 	if err != nil {
-		return nil, fmt.Errorf("%s %s/%s in the cache: %w", c.Kind, c.Namespace, c.Name, err)
+		return nil, fmt.Errorf("%s %s/%s in the cache: %w", c.Kind, c.namespace, c.name, err)
 	}
-	if meta, ok := content["metadata"].(map[string]any); ok && c.ResourceVersion != "" {
-		meta["resourceVersion"] = c.ResourceVersion
+	if meta, ok := content["metadata"].(map[string]any); ok && c.resourceVersion != "" {
+		meta["resourceVersion"] = c.resourceVersion
 	}
 	return content, nil
 }
@@ -195,6 +205,37 @@ func (c *cachedObject) DeepCopyObject() runtime.Object {
 	out := *c
 	return &out
 }
+
+func (c *cachedObject) GetNamespace() string                          { return c.namespace }
+func (c *cachedObject) SetNamespace(ns string)                        { c.namespace = ns }
+func (c *cachedObject) GetName() string                               { return c.name }
+func (c *cachedObject) SetName(name string)                           { c.name = name }
+func (c *cachedObject) GetUID() types.UID                             { return c.uid }
+func (c *cachedObject) SetUID(uid types.UID)                          { c.uid = uid }
+func (c *cachedObject) GetResourceVersion() string                    { return c.resourceVersion }
+func (c *cachedObject) SetResourceVersion(v string)                   { c.resourceVersion = v }
+func (c *cachedObject) GetGenerateName() string                       { return "" }
+func (c *cachedObject) SetGenerateName(string)                        {}
+func (c *cachedObject) GetGeneration() int64                          { return 0 }
+func (c *cachedObject) SetGeneration(int64)                           {}
+func (c *cachedObject) GetSelfLink() string                           { return "" }
+func (c *cachedObject) SetSelfLink(string)                            {}
+func (c *cachedObject) GetCreationTimestamp() metav1.Time             { return metav1.Time{} }
+func (c *cachedObject) SetCreationTimestamp(metav1.Time)              {}
+func (c *cachedObject) GetDeletionTimestamp() *metav1.Time            { return nil }
+func (c *cachedObject) SetDeletionTimestamp(*metav1.Time)             {}
+func (c *cachedObject) GetDeletionGracePeriodSeconds() *int64         { return nil }
+func (c *cachedObject) SetDeletionGracePeriodSeconds(*int64)          {}
+func (c *cachedObject) GetLabels() map[string]string                  { return nil }
+func (c *cachedObject) SetLabels(map[string]string)                   {}
+func (c *cachedObject) GetAnnotations() map[string]string             { return nil }
+func (c *cachedObject) SetAnnotations(map[string]string)              {}
+func (c *cachedObject) GetFinalizers() []string                       { return nil }
+func (c *cachedObject) SetFinalizers([]string)                        {}
+func (c *cachedObject) GetOwnerReferences() []metav1.OwnerReference   { return nil }
+func (c *cachedObject) SetOwnerReferences([]metav1.OwnerReference)    {}
+func (c *cachedObject) GetManagedFields() []metav1.ManagedFieldsEntry { return nil }
+func (c *cachedObject) SetManagedFields([]metav1.ManagedFieldsEntry)  {}
 
 // storedBytes is what the cache holds of an object beyond its identity: the
 // compact content, or for an object kept as it came, nothing it can tell

@@ -32,8 +32,8 @@ func TestTransformKeepsWhatRulesRead(t *testing.T) {
 	if !ok {
 		t.Fatalf("transform returned %T", out)
 	}
-	if c.Name != "bifrost" || c.Namespace != "llm" || c.UID != "u-1" || c.ResourceVersion != "7" || c.Kind != "Deployment" {
-		t.Errorf("identity not kept: %+v", c.ObjectMeta)
+	if c.GetName() != "bifrost" || c.GetNamespace() != "llm" || c.GetUID() != "u-1" || c.GetResourceVersion() != "7" || c.Kind != "Deployment" {
+		t.Errorf("identity not kept: %+v", c)
 	}
 	got, err := c.decode()
 	if err != nil {

@@ -149,7 +149,7 @@ func (idx *ClusterIndex) forget(obj any) {
 func (idx *ClusterIndex) object(item any) *rules.Object {
 	switch o := item.(type) {
 	case *cachedObject:
-		obj, err := idx.decoded.get(o.UID, o, func() (*rules.Object, error) {
+		obj, err := idx.decoded.get(o.uid, o, func() (*rules.Object, error) {
 			content, err := o.decode()
 			if err != nil {
 				return nil, err
