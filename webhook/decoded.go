@@ -11,10 +11,10 @@ import (
 
 // DefaultDecodedObjects is how many cached objects are kept decoded, with
 // what the rules derived from them (parsed Bifrost configs, typed pod
-// templates), by default: about 10 KiB each, so about 20 MiB, the objects
-// admission requests look up in a few hundred namespaces. An object not
+// templates), by default: about 10 KiB each, so about 10 MiB, the objects
+// admission requests look up in a hundred namespaces or so. An object not
 // kept is decoded again when read, for 5 to 50 µs (BENCHMARKS.md).
-const DefaultDecodedObjects = 2048
+const DefaultDecodedObjects = 1024
 
 // decodedCache keeps the rules.Object of up to max cached objects, so that
 // the objects admission requests keep looking up are decoded, and their
