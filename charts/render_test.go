@@ -55,7 +55,7 @@ func TestDefaults(t *testing.T) {
 		t.Error("no pod anti-affinity")
 	}
 	args := strings.Join(c.Args, " ")
-	for _, want := range []string{"webhook", "--manage-certs=true", "--namespace=gjallar-system", "--validating-webhook=gjallar", "--leader-elect=true", "--config=/etc/gjallar/config/config.yaml"} {
+	for _, want := range []string{"webhook", "--manage-certs=true", "--namespace=gjallar-system", "--validating-webhook=gjallar", "--leader-elect=true", "--config=/etc/gjallar/config/config.yaml", "--decoded-objects=1024"} {
 		if !strings.Contains(args, want) {
 			t.Errorf("args %q lack %q", args, want)
 		}

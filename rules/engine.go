@@ -142,6 +142,36 @@ func (c *Context) SharedOver(key string, kinds []schema.GroupKind, compute func(
 	return c.run.sharedOver(key, kinds, compute, c.reads)
 }
 
+// SharedOverBase is SharedOver for a fact computed from the index without
+// the object under review (UnderReview): the webhook's cluster cache as it
+// was before the request, which can still hold an older version of that
+// object. compute receives that index, and the rule accounts for the object
+// under review itself. The fact is then kept across admission requests even
+// while objects of its kinds are under review, where SharedOver would read
+// them all again per request. In lint it is SharedOver.
+func (c *Context) SharedOverBase(key string, kinds []schema.GroupKind, compute func(Index) any) any {
+	base := c.Index
+	if ov, ok := base.(overlay); ok {
+		base = ov.base
+	}
+	if c.run == nil {
+		return compute(base)
+	}
+	c.reads.noteAll(kinds)
+	return c.run.sharedOn(base, "base:"+key, kinds, func() any {
+		return c.run.shared("base:"+key, func() any { return compute(base) }, c.reads)
+	})
+}
+
+// UnderReview is the object the index shows in place of the version it
+// stores (rules.Overlay: the webhook's object under review), or nil.
+func (c *Context) UnderReview() *Object {
+	if ov, ok := c.Index.(overlay); ok {
+		return ov.obj
+	}
+	return nil
+}
+
 // Extension contributes findings from outside the built-in Go rules: Rego
 // policies. Its findings pass through the same config, suppression and
 // severity handling as rule findings, in lint and in the webhook alike.
@@ -175,8 +205,12 @@ type factKey struct {
 	key   string
 }
 
+// fact is a SharedOver value at one version of its kinds; runs that need it
+// at that version meanwhile wait for the one computing it, rather than each
+// reading every object of those kinds again.
 type fact struct {
 	version uint64
+	once    sync.Once
 	v       any
 }
 
@@ -324,31 +358,53 @@ func (r *Run) shared(key string, compute func() any, reads *readTracker) any {
 }
 
 func (r *Run) sharedOver(key string, kinds []schema.GroupKind, compute func() any, reads *readTracker) any {
-	if reads != nil {
-		// The fact is made of these kinds only, whether computed now or
-		// kept from an earlier run.
-		for _, gk := range kinds {
-			reads.note(gk)
-		}
-	}
-	vi, ok := r.index.(Versioned)
+	reads.noteAll(kinds)
+	return r.sharedOn(r.index, key, kinds, func() any { return r.shared(key, compute, reads) })
+}
+
+// sharedOn keeps compute's value across runs while idx's objects of kinds
+// are unchanged, or computes it once per run when idx cannot tell.
+func (r *Run) sharedOn(idx Index, key string, kinds []schema.GroupKind, compute func() any) any {
+	vi, ok := idx.(Versioned)
 	if !ok {
-		return r.shared(key, compute, reads)
+		return compute()
 	}
 	scope, version, ok := vi.Version(kinds)
 	if !ok {
-		return r.shared(key, compute, reads)
+		return compute()
 	}
+	// The version is read before computing: a change made meanwhile leaves
+	// the fact stored under the older version, so a later run computes it
+	// again.
 	fk := factKey{scope, key}
-	if f, ok := r.engine.facts.Load(fk); ok && f.(*fact).version == version {
-		return f.(*fact).v
+	f := &fact{version: version}
+	for {
+		cur, loaded := r.engine.facts.LoadOrStore(fk, f)
+		if !loaded {
+			break
+		}
+		old := cur.(*fact)
+		if old.version == version {
+			f = old
+			break
+		}
+		if old.version > version {
+			return compute() // this run read an older version: do not store it
+		}
+		if r.engine.facts.CompareAndSwap(fk, cur, f) {
+			break
+		}
 	}
-	// The version was read before computing: a change made meanwhile
-	// leaves the fact stored under the older version, so the next run
-	// computes it again.
-	v := r.shared(key, compute, reads)
-	r.engine.facts.Store(fk, &fact{version: version, v: v})
-	return v
+	f.once.Do(func() {
+		defer func() {
+			if p := recover(); p != nil {
+				r.engine.facts.CompareAndDelete(fk, f) // not kept: the next run tries again
+				panic(p)
+			}
+		}()
+		f.v = compute()
+	})
+	return f.v
 }
 
 // Check runs every enabled rule that looks at obj's kind and returns the

@@ -43,6 +43,17 @@ func (t *readTracker) note(gk schema.GroupKind) {
 	}
 }
 
+// noteAll notes the kinds a shared fact is made of, whether it is computed
+// now or kept from an earlier run; a nil tracker (not tracking) notes none.
+func (t *readTracker) noteAll(kinds []schema.GroupKind) {
+	if t == nil {
+		return
+	}
+	for _, gk := range kinds {
+		t.note(gk)
+	}
+}
+
 func (t *readTracker) Get(gk schema.GroupKind, namespace, name string) *Object {
 	t.note(gk)
 	return t.base.Get(gk, namespace, name)

@@ -3,17 +3,13 @@ package webhook
 import (
 	"context"
 	"errors"
-	"maps"
 	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/time/rate"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	toolscache "k8s.io/client-go/tools/cache"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
@@ -112,56 +108,22 @@ func setupBackgroundAudit(ctx context.Context, mgr ctrl.Manager, o Options, inde
 			},
 		},
 	}
-	if err := b.watch(ctx); err != nil {
+	if err := b.watch(); err != nil {
 		return err
 	}
 	return mgr.Add(b)
 }
 
-// watch asks the cache's informers to tell of changes that can change a
-// finding: a new, deleted or respecified object, not a status update.
-func (b *BackgroundAudit) watch(ctx context.Context) error {
+// watch asks the index to tell of changes that can change a finding: a
+// new, deleted or respecified object, not a status update.
+func (b *BackgroundAudit) watch() error {
 	b.changed = make(chan struct{}, 1)
-	poke := func() {
+	return b.Index.OnChange(func() {
 		select {
 		case b.changed <- struct{}{}:
 		default:
 		}
-	}
-	for _, gvk := range b.Index.kinds {
-		u := &unstructured.Unstructured{}
-		u.SetGroupVersionKind(gvk)
-		inf, err := b.Cache.GetInformer(ctx, u)
-		if err != nil {
-			return err
-		}
-		_, err = inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
-			AddFunc:    func(any) { poke() },
-			DeleteFunc: func(any) { poke() },
-			UpdateFunc: func(old, cur any) {
-				if specChanged(old, cur) {
-					poke()
-				}
-			},
-		})
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// specChanged is false for updates the rules cannot see a difference in:
-// those that leave an object's generation, labels and annotations as they
-// were (status updates). Kinds without a generation always count.
-func specChanged(old, cur any) bool {
-	o, ok1 := old.(client.Object)
-	c, ok2 := cur.(client.Object)
-	if !ok1 || !ok2 || c.GetGeneration() == 0 {
-		return true
-	}
-	return o.GetGeneration() != c.GetGeneration() ||
-		!maps.Equal(o.GetLabels(), c.GetLabels()) || !maps.Equal(o.GetAnnotations(), c.GetAnnotations())
+	})
 }
 
 // Start implements manager.Runnable.

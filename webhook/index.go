@@ -4,14 +4,12 @@ import (
 	"context"
 	"fmt"
 	"sort"
-	"sync"
 	"sync/atomic"
-	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/types"
 	toolscache "k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -19,8 +17,8 @@ import (
 	"github.com/gjallar-dev/gjallar/rules"
 )
 
-// IndexedKinds are the kinds the webhook caches for cross-object rules.
-// Secrets are left out on purpose: caching every Secret would need
+// IndexedKinds are the kinds the webhook caches for cross-object rules
+// (cache.go says what it keeps of each). Secrets are left out on purpose: caching every Secret would need
 // cluster-wide read access to credentials. Pods, ReplicaSets and Jobs are
 // left out because their owners carry the same pod templates.
 var IndexedKinds = []schema.GroupKind{
@@ -42,35 +40,41 @@ var IndexedKinds = []schema.GroupKind{
 // ClusterIndex is the rules.Index over the manager's cache: what the
 // cluster holds, read-only. Kinds whose API is not installed (Gateway API
 // or kgateway CRDs) are simply absent, so the webhook still answers.
+//
+// It reads the informers' stores directly: they hold cachedObjects (see
+// cache.go), which it decodes on demand through a bounded cache of decoded
+// objects.
 type ClusterIndex struct {
-	reader client.Reader
-	kinds  map[schema.GroupKind]schema.GroupVersionKind
+	kinds map[schema.GroupKind]*indexedKind
 
-	// objects keeps each cached object's rules.Object wrapper while its
-	// resourceVersion is unchanged, so derived views (parsed Bifrost
-	// configs, typed pod templates) are computed once per version rather
-	// than once per admission request.
-	mu      sync.Mutex
-	objects map[types.UID]*wrapped
-
-	// versions counts the informer events of each cached kind, so that
-	// facts the rules derive from a kind (rules.Context.SharedOver) are
-	// kept across admission requests until it changes. Kinds not cached
-	// have no counter: the index never holds any, so they never change.
-	versions map[schema.GroupKind]*atomic.Uint64
+	// decoded keeps recently read objects' rules.Object wrappers while their
+	// version is unchanged, so derived views (parsed Bifrost configs, typed
+	// pod templates) are computed once per version rather than once per
+	// admission request.
+	decoded *decodedCache
 }
 
-type wrapped struct {
-	resourceVersion string
-	obj             *rules.Object
+// indexedKind is one cached kind: its informer's store, and a count of its
+// informer events, so that facts the rules derive from a kind
+// (rules.Context.SharedOver) are kept across admission requests until it
+// changes. Kinds not cached have no entry: the index never holds any, so
+// they never change.
+type indexedKind struct {
+	gvk      schema.GroupVersionKind
+	store    toolscache.Indexer
+	informer toolscache.SharedIndexInformer
+	version  atomic.Uint64
+	// objects and bytes count what the store holds, for the metrics.
+	objects, bytes atomic.Int64
 }
 
 // NewClusterIndex resolves each wanted kind to the version the API server
 // serves and starts an informer for it; kinds that are not served are
-// skipped and reported in the returned list.
-func NewClusterIndex(ctx context.Context, c cache.Cache, mapper meta.RESTMapper, kinds []schema.GroupKind) (*ClusterIndex, []schema.GroupKind, error) {
-	idx := &ClusterIndex{reader: c, kinds: map[schema.GroupKind]schema.GroupVersionKind{}, objects: map[types.UID]*wrapped{},
-		versions: map[schema.GroupKind]*atomic.Uint64{}}
+// skipped and reported in the returned list. decodedObjects bounds how many
+// objects are kept decoded (0: DefaultDecodedObjects). The cache should be
+// built with CacheOptions; without them its objects are read as they come.
+func NewClusterIndex(ctx context.Context, c cache.Cache, mapper meta.RESTMapper, kinds []schema.GroupKind, decodedObjects int) (*ClusterIndex, []schema.GroupKind, error) {
+	idx := &ClusterIndex{kinds: map[schema.GroupKind]*indexedKind{}, decoded: newDecodedCache(decodedObjects)}
 	var missing []schema.GroupKind
 	for _, gk := range kinds {
 		m, err := mapper.RESTMapping(gk)
@@ -81,97 +85,147 @@ func NewClusterIndex(ctx context.Context, c cache.Cache, mapper meta.RESTMapper,
 			}
 			return nil, nil, fmt.Errorf("mapping %s: %w", gk, err)
 		}
-		u := &unstructured.Unstructured{}
-		u.SetGroupVersionKind(m.GroupVersionKind)
-		inf, err := c.GetInformer(ctx, u)
+		var watched client.Object
+		if metadataOnlyKinds[gk] {
+			pm := &metav1.PartialObjectMetadata{}
+			pm.SetGroupVersionKind(m.GroupVersionKind)
+			watched = pm
+		} else {
+			u := &unstructured.Unstructured{}
+			u.SetGroupVersionKind(m.GroupVersionKind)
+			watched = u
+		}
+		inf, err := c.GetInformer(ctx, watched)
 		if err != nil {
 			return nil, nil, fmt.Errorf("informer for %s: %w", gk, err)
 		}
-		// Count every change; forget wrappers of deleted objects. The
-		// informer updates its store before it calls handlers, so a fact
-		// computed in between is stored under the old count and computed
-		// again after the increment.
-		version := &atomic.Uint64{}
-		idx.versions[gk] = version
+		shared, ok := inf.(toolscache.SharedIndexInformer)
+		if !ok {
+			return nil, nil, fmt.Errorf("informer for %s has no store to read (%T)", gk, inf)
+		}
+		k := &indexedKind{gvk: m.GroupVersionKind, store: shared.GetIndexer(), informer: shared}
+		// Count every change and what is cached; forget decoded copies of
+		// deleted objects. The informer updates its store before it calls
+		// handlers, so a fact computed in between is stored under the old
+		// count and computed again after the increment.
 		_, err = inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
-			AddFunc:    func(any) { version.Add(1) },
-			UpdateFunc: func(any, any) { version.Add(1) },
-			DeleteFunc: func(obj any) { version.Add(1); idx.forget(obj) },
+			AddFunc: func(obj any) {
+				k.version.Add(1)
+				k.objects.Add(1)
+				k.bytes.Add(int64(storedBytes(obj)))
+			},
+			UpdateFunc: func(old, obj any) {
+				if !sameForRules(old, obj) {
+					k.version.Add(1)
+				}
+				k.bytes.Add(int64(storedBytes(obj) - storedBytes(old)))
+			},
+			DeleteFunc: func(obj any) {
+				k.version.Add(1)
+				k.objects.Add(-1)
+				k.bytes.Add(-int64(storedBytes(obj)))
+				idx.forget(obj)
+			},
 		})
 		if err != nil {
 			return nil, nil, err
 		}
-		idx.kinds[gk] = m.GroupVersionKind
+		idx.kinds[gk] = k
 	}
 	return idx, missing, nil
+}
+
+// OnChange calls fn after every change to a cached object that the rules
+// can see: a creation, a deletion, or an update of more than what the cache
+// drops (status, managedFields, the last-applied annotation).
+func (idx *ClusterIndex) OnChange(fn func()) error {
+	for _, k := range idx.kinds {
+		_, err := k.informer.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+			AddFunc:    func(any) { fn() },
+			DeleteFunc: func(any) { fn() },
+			UpdateFunc: func(old, cur any) {
+				if !sameForRules(old, cur) {
+					fn()
+				}
+			},
+		})
+		if err != nil {
+			return fmt.Errorf("watching %s: %w", k.gvk.GroupKind(), err)
+		}
+	}
+	return nil
 }
 
 func (idx *ClusterIndex) forget(obj any) {
 	if d, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
 		obj = d.Obj
 	}
-	if o, ok := obj.(client.Object); ok {
-		idx.mu.Lock()
-		delete(idx.objects, o.GetUID())
-		idx.mu.Unlock()
+	if o, ok := obj.(metav1.Object); ok {
+		idx.decoded.forget(o.GetUID())
 	}
 }
 
-func (idx *ClusterIndex) wrap(u *unstructured.Unstructured) *rules.Object {
-	uid, rv := u.GetUID(), u.GetResourceVersion()
-	idx.mu.Lock()
-	defer idx.mu.Unlock()
-	if w, ok := idx.objects[uid]; ok && w.resourceVersion == rv {
-		return w.obj
+// object returns the rules.Object for an item of an informer's store, or
+// nil for one that cannot be read (it was stored by a transform this index
+// does not know, or its compact form does not decode).
+func (idx *ClusterIndex) object(item any) *rules.Object {
+	switch o := item.(type) {
+	case *cachedObject:
+		obj, err := idx.decoded.get(o.uid, o, func() (*rules.Object, error) {
+			content, err := o.decode()
+			if err != nil {
+				return nil, err
+			}
+			return rules.NewObject(content), nil
+		})
+		if err != nil {
+			return nil
+		}
+		return obj
+	case *unstructured.Unstructured:
+		obj, _ := idx.decoded.get(o.GetUID(), o, func() (*rules.Object, error) { return rules.NewObject(o.Object), nil })
+		return obj
 	}
-	o := rules.NewObject(u.Object)
-	if uid != "" {
-		idx.objects[uid] = &wrapped{resourceVersion: rv, obj: o}
-	}
-	return o
+	return nil
 }
-
-// lookupTimeout bounds a cache read; reads are in memory once the caches
-// have synced (the webhook is not ready before), so this only matters if
-// an informer stalls.
-const lookupTimeout = 2 * time.Second
 
 // Get implements rules.Index.
 func (idx *ClusterIndex) Get(gk schema.GroupKind, namespace, name string) *rules.Object {
-	gvk, ok := idx.kinds[gk]
+	k, ok := idx.kinds[gk]
 	if !ok || name == "" {
 		return nil
 	}
-	u := &unstructured.Unstructured{}
-	u.SetGroupVersionKind(gvk)
-	ctx, cancel := context.WithTimeout(context.Background(), lookupTimeout)
-	defer cancel()
-	if err := idx.reader.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, u); err != nil {
+	key := name
+	if namespace != "" {
+		key = namespace + "/" + name
+	}
+	item, exists, err := k.store.GetByKey(key)
+	if err != nil || !exists {
 		return nil
 	}
-	return idx.wrap(u)
+	return idx.object(item)
 }
 
 // List implements rules.Index.
 func (idx *ClusterIndex) List(gk schema.GroupKind, namespace string) []*rules.Object {
-	gvk, ok := idx.kinds[gk]
+	k, ok := idx.kinds[gk]
 	if !ok {
 		return nil
 	}
-	list := &unstructured.UnstructuredList{}
-	list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
-	var opts []client.ListOption
-	if namespace != "" {
-		opts = append(opts, client.InNamespace(namespace))
+	var items []any
+	if namespace == "" {
+		items = k.store.List()
+	} else {
+		var err error
+		if items, err = k.store.ByIndex(toolscache.NamespaceIndex, namespace); err != nil {
+			return nil
+		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), lookupTimeout)
-	defer cancel()
-	if err := idx.reader.List(ctx, list, opts...); err != nil {
-		return nil
-	}
-	out := make([]*rules.Object, 0, len(list.Items))
-	for i := range list.Items {
-		out = append(out, idx.wrap(&list.Items[i]))
+	out := make([]*rules.Object, 0, len(items))
+	for _, item := range items {
+		if o := idx.object(item); o != nil {
+			out = append(out, o)
+		}
 	}
 	return out
 }
@@ -181,8 +235,8 @@ func (idx *ClusterIndex) List(gk schema.GroupKind, namespace string) []*rules.Ob
 func (idx *ClusterIndex) Version(kinds []schema.GroupKind) (any, uint64, bool) {
 	var v uint64
 	for _, gk := range kinds {
-		if c, ok := idx.versions[gk]; ok {
-			v += c.Load()
+		if k, ok := idx.kinds[gk]; ok {
+			v += k.version.Load()
 		}
 	}
 	return idx, v, true

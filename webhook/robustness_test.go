@@ -200,12 +200,14 @@ func TestMissingKindIsSkipped(t *testing.T) {
 	requireEnv(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	c, err := cache.New(suite.cfg, cache.Options{Scheme: suite.client.Scheme(), Mapper: suite.client.RESTMapper()})
+	opts := webhook.CacheOptions()
+	opts.Scheme, opts.Mapper = suite.client.Scheme(), suite.client.RESTMapper()
+	c, err := cache.New(suite.cfg, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	absent := schema.GroupKind{Group: "absent.example.dev", Kind: "Widget"}
-	idx, missing, err := webhook.NewClusterIndex(ctx, c, suite.client.RESTMapper(), []schema.GroupKind{rules.ConfigMapKind, absent})
+	idx, missing, err := webhook.NewClusterIndex(ctx, c, suite.client.RESTMapper(), []schema.GroupKind{rules.ConfigMapKind, absent}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

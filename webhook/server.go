@@ -19,9 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
-	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log"
@@ -71,6 +69,10 @@ type Options struct {
 	PprofAddr       string
 	LeaderElect     bool
 	LeaderElectName string
+
+	// DecodedObjects bounds how many cached objects are kept decoded for
+	// reuse across requests (0: DefaultDecodedObjects).
+	DecodedObjects int
 
 	// OnIndex, if set, receives the cluster index once it exists: for
 	// embedding gjallar, and for tests that wait for the cache.
@@ -139,23 +141,19 @@ func Run(ctx context.Context, o Options) error {
 		LeaderElection:          o.LeaderElect,
 		LeaderElectionID:        o.LeaderElectName,
 		LeaderElectionNamespace: o.Namespace,
-		Cache: cache.Options{
-			DefaultTransform: cache.TransformStripManagedFields(),
-			// Rules only read: hand them the cached objects, not copies.
-			DefaultUnsafeDisableDeepCopy: ptr.To(true),
-			ReaderFailOnMissingInformer:  true,
-		},
+		Cache:                   CacheOptions(),
 	})
 	if err != nil {
 		return err
 	}
-	index, missing, err := NewClusterIndex(ctx, mgr.GetCache(), mgr.GetRESTMapper(), IndexedKinds)
+	index, missing, err := NewClusterIndex(ctx, mgr.GetCache(), mgr.GetRESTMapper(), IndexedKinds, o.DecodedObjects)
 	if err != nil {
 		return err
 	}
 	for _, gk := range missing {
 		logger.Info("kind not served by the cluster; rules that look it up see none", "kind", gk.String())
 	}
+	servedCache.index.Store(index)
 	if o.OnIndex != nil {
 		o.OnIndex(index)
 	}

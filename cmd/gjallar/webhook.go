@@ -115,6 +115,7 @@ func newWebhookCommand() *cobra.Command {
 	f.StringVar(&o.MetricsAddr, "metrics-bind-address", ":8080", "Prometheus metrics address (0 disables)")
 	f.StringVar(&o.ProbeAddr, "health-probe-bind-address", ":8081", "liveness and readiness probe address")
 	f.StringVar(&o.PprofAddr, "pprof-bind-address", "0", "net/http/pprof address, for profiling (0 disables; keep it on loopback)")
+	f.IntVar(&o.DecodedObjects, "decoded-objects", webhook.DefaultDecodedObjects, "cached objects kept decoded for reuse across admission requests, about 10 KiB each; the rest of the cache stays compact and is decoded when read")
 	f.BoolVar(&o.LeaderElect, "leader-elect", true, "elect a leader so that one replica runs the restart controller")
 	f.BoolVar(&devLogs, "dev-logs", false, "human-readable logs instead of JSON")
 	f.DurationVar(&o.Audit.Interval, "audit-interval", 5*time.Minute, "how often the leader audits the cluster cache and writes PolicyReports, besides soon after changes (0 disables)")

@@ -17,22 +17,33 @@ import (
 
 // KnownProviders is the builtin list, the configured extras, and every
 // provider declared in any Bifrost config in the index or in obj itself.
+// The declarations are gathered from the index without the object under
+// review (SharedOverBase), so that the webhook keeps them across requests
+// even while configs are under review; what that object's stored version
+// declares is left out, as the index shows its new version instead.
 func KnownProviders(c *rules.Context, obj *rules.Object, extra []string) map[string]bool {
-	declared := c.SharedOver("bifrost-declared-providers", ConfigKinds, func() any {
-		set := map[string]bool{}
+	declared := c.SharedOverBase("bifrost-declared-providers", ConfigKinds, func(idx rules.Index) any {
+		by := map[string][]rules.ObjectRef{} // provider -> the configs declaring it
 		for _, gk := range ConfigKinds {
-			for _, o := range c.Index.List(gk, "") {
+			for _, o := range idx.List(gk, "") {
+				set := map[string]bool{}
 				addDeclaredProviders(set, o)
+				for p := range set {
+					by[p] = append(by[p], o.Ref())
+				}
 			}
 		}
-		return set
-	}).(map[string]bool)
+		return by
+	}).(map[string][]rules.ObjectRef)
 	known := make(map[string]bool, len(BuiltinProviders)+len(declared)+len(extra))
 	for _, p := range BuiltinProviders {
 		known[p] = true
 	}
-	for p := range declared {
-		known[p] = true
+	reviewed := c.UnderReview()
+	for p, refs := range declared {
+		if reviewed == nil || len(refs) > 1 || refs[0] != reviewed.Ref() {
+			known[p] = true
+		}
 	}
 	for _, p := range extra {
 		known[p] = true
@@ -178,32 +189,36 @@ func PointsAtBifrost(c *rules.Context, ns, raw string, hosts []string) bool {
 	default:
 		return false // an external DNS name
 	}
-	return Services(c)[svcNS+"/"+labels[0]]
+	return ServiceSelectsBifrost(c, svcNS, labels[0])
 }
 
-// serviceKinds are what Services reads.
+// serviceKinds are what ServiceSelectsBifrost reads.
 var serviceKinds = append([]schema.GroupKind{rules.ServiceKind}, rules.PodTemplateKinds...)
 
-// Services is the set of Services (ns/name) whose selector matches
-// the pod template of a workload running Bifrost, computed once per run.
-func Services(c *rules.Context) map[string]bool {
-	return c.SharedOver("bifrost-services", serviceKinds, func() any {
+// ServiceSelectsBifrost reports whether the Service ns/name selects the pod
+// template of a workload running Bifrost. The fact is kept per namespace:
+// a Service only selects pods of its own namespace, and recomputing it
+// (under review, or after a workload changed anywhere) then reads one
+// namespace rather than every Service and workload of the cluster.
+func ServiceSelectsBifrost(c *rules.Context, ns, name string) bool {
+	set := c.SharedOver("bifrost-services/"+ns, serviceKinds, func() any {
 		set := map[string]bool{}
-		for _, svc := range c.Index.List(rules.ServiceKind, "") {
+		for _, svc := range c.Index.List(rules.ServiceKind, ns) {
 			sel := rules.StringMap(rules.LookupMap(svc.Content, "spec", "selector"))
 			if len(sel) == 0 {
 				continue
 			}
 			for _, gk := range rules.PodTemplateKinds {
-				for _, w := range c.Index.List(gk, svc.Namespace()) {
+				for _, w := range c.Index.List(gk, ns) {
 					if t, err := w.PodTemplate(); err == nil && t != nil && kube.Selects(sel, t.Meta.Labels) && len(Containers(t)) > 0 {
-						set[svc.Namespace()+"/"+svc.Name()] = true
+						set[svc.Name()] = true
 					}
 				}
 			}
 		}
 		return set
 	}).(map[string]bool)
+	return set[name]
 }
 
 // OpenAIRoute reports whether a base URL points at Bifrost's OpenAI-
@@ -244,9 +259,8 @@ func RoutedToBifrost(c *rules.Context, ns, raw string) bool {
 	if rule == nil {
 		return false
 	}
-	services := Services(c)
 	for _, b := range rule.Backends {
-		if b.IsService() && services[b.Namespace+"/"+b.Name] {
+		if b.IsService() && ServiceSelectsBifrost(c, b.Namespace, b.Name) {
 			return true
 		}
 	}

@@ -256,7 +256,7 @@ func (s *Serving) Apply(path string) string {
 func ServingRuleFor(c *rules.Context, ns string, u *url.URL) *Serving {
 	host := strings.ToLower(u.Hostname())
 	var best *Serving
-	for _, route := range routesByHost(c).candidates(host, ns) {
+	for _, route := range routesByHost(c).candidates(c, host, ns) {
 		if !routeServesHost(route, host, ns) {
 			continue
 		}
@@ -278,7 +278,10 @@ func ServingRuleFor(c *rules.Context, ns string, u *url.URL) *Serving {
 // serving rule for each Bifrost config does not read every route: lint
 // over a whole tree would otherwise cost configs x routes.
 type routeHosts struct {
-	routes []*rules.Object
+	// routes names the HTTPRoutes, which candidates looks up again: the
+	// webhook keeps this fact across requests, and holding the objects
+	// would keep every route decoded besides its bounded cache.
+	routes []routeName
 	// exact maps a lowercased hostname to the routes listing it, wildcard
 	// lists routes with a "*." hostname, and byParent the routes without
 	// hostnames by parent Gateway (namespace/name). Each holds positions in
@@ -291,8 +294,10 @@ type routeHosts struct {
 // routesByHost indexes the run's HTTPRoutes once.
 func routesByHost(c *rules.Context) *routeHosts {
 	return c.SharedOver("httproutes-by-host", []schema.GroupKind{HTTPRouteKind}, func() any {
-		rh := &routeHosts{routes: c.Index.List(HTTPRouteKind, ""), exact: map[string][]int{}, byParent: map[string][]int{}}
-		for i, route := range rh.routes {
+		routes := c.Index.List(HTTPRouteKind, "")
+		rh := &routeHosts{routes: make([]routeName, len(routes)), exact: map[string][]int{}, byParent: map[string][]int{}}
+		for i, route := range routes {
+			rh.routes[i] = routeName{route.Namespace(), route.Name()}
 			names := Hostnames(route)
 			if len(names) == 0 {
 				for _, p := range Parents(route) {
@@ -316,6 +321,8 @@ func routesByHost(c *rules.Context) *routeHosts {
 	}).(*routeHosts)
 }
 
+type routeName struct{ namespace, name string }
+
 func appendOnce(list []int, i int) []int {
 	if n := len(list); n > 0 && list[n-1] == i {
 		return list
@@ -325,7 +332,7 @@ func appendOnce(list []int, i int) []int {
 
 // candidates returns, in index order, the routes that may serve host: a
 // superset of those routeServesHost accepts.
-func (rh *routeHosts) candidates(host, ns string) []*rules.Object {
+func (rh *routeHosts) candidates(c *rules.Context, host, ns string) []*rules.Object {
 	lists := [][]int{rh.exact[host], rh.wildcard}
 	if name, svcNS, ok := kube.ServiceHost(host, ns); ok {
 		lists = append(lists, rh.byParent[svcNS+"/"+name])
@@ -339,9 +346,11 @@ func (rh *routeHosts) candidates(host, ns string) []*rules.Object {
 	}
 	slices.Sort(pos)
 	pos = slices.Compact(pos)
-	out := make([]*rules.Object, len(pos))
-	for i, p := range pos {
-		out[i] = rh.routes[p]
+	out := make([]*rules.Object, 0, len(pos))
+	for _, p := range pos {
+		if route := c.Index.Get(HTTPRouteKind, rh.routes[p].namespace, rh.routes[p].name); route != nil {
+			out = append(out, route)
+		}
 	}
 	return out
 }

@@ -162,7 +162,7 @@ func TestRouteHostsCandidates(t *testing.T) {
 			}
 		}
 		var got []string
-		for _, r := range routesByHost(c).candidates(q.host, q.ns) {
+		for _, r := range routesByHost(c).candidates(c, q.host, q.ns) {
 			if routeServesHost(r, q.host, q.ns) {
 				got = append(got, r.Namespace()+"/"+r.Name())
 			}
