@@ -80,15 +80,11 @@ type BackgroundAudit struct {
 	changed chan struct{}
 }
 
-// NeedLeaderElection implements manager.LeaderElectionRunnable: one
-// replica writes the reports.
-func (b *BackgroundAudit) NeedLeaderElection() bool { return true }
-
-// setupBackgroundAudit registers the background audit with the manager
-// when the interval is not 0.
-func setupBackgroundAudit(ctx context.Context, mgr ctrl.Manager, o Options, index *ClusterIndex, holder *EngineHolder) error {
+// newBackgroundAudit makes the background audit, which the leader runs
+// (leader.go), or nil when the interval is 0.
+func newBackgroundAudit(ctx context.Context, mgr ctrl.Manager, o Options, index *ClusterIndex, holder *EngineHolder) (*BackgroundAudit, error) {
 	if o.Audit.Interval <= 0 {
-		return nil
+		return nil, nil
 	}
 	ao := o.Audit
 	if ao.ReportAPI == "" {
@@ -113,9 +109,9 @@ func setupBackgroundAudit(ctx context.Context, mgr ctrl.Manager, o Options, inde
 		},
 	}
 	if err := b.watch(ctx); err != nil {
-		return err
+		return nil, err
 	}
-	return mgr.Add(b)
+	return b, nil
 }
 
 // watch asks the cache's informers to tell of changes that can change a
