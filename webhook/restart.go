@@ -83,7 +83,7 @@ func (r *RestartController) RunTerm(ctx context.Context, c cache.Cache) error {
 	}
 	cm := &unstructured.Unstructured{}
 	cm.SetGroupVersionKind(configMapGVK)
-	if err := ctl.Watch(termSource(c, cm, func(o client.Object) []restartKey {
+	if err := ctl.Watch(termSource(c, cm, func(_, o client.Object) []restartKey {
 		return []restartKey{{NamespacedName: client.ObjectKeyFromObject(o)}}
 	})); err != nil {
 		return err
@@ -98,27 +98,29 @@ func (r *RestartController) RunTerm(ctx context.Context, c cache.Cache) error {
 
 // termSource feeds a term's controller from a shared informer: every
 // cached object at the start, then each change, until the term ends, when
-// its handler is removed (the informer outlives terms).
-func termSource[T comparable](c cache.Cache, obj client.Object, keys func(client.Object) []T) source.TypedSource[T] {
+// its handler is removed (the informer outlives terms). keys gets the
+// previous version of an updated object, nil otherwise.
+func termSource[T comparable](c cache.Cache, obj client.Object, keys func(old, cur client.Object) []T) source.TypedSource[T] {
 	return source.TypedFunc[T](func(ctx context.Context, q workqueue.TypedRateLimitingInterface[T]) error {
 		inf, err := c.GetInformer(ctx, obj)
 		if err != nil {
 			return err
 		}
-		enqueue := func(o any) {
+		enqueue := func(old, o any) {
 			if d, ok := o.(toolscache.DeletedFinalStateUnknown); ok {
 				o = d.Obj
 			}
+			prev, _ := old.(client.Object)
 			if obj, ok := o.(client.Object); ok {
-				for _, k := range keys(obj) {
+				for _, k := range keys(prev, obj) {
 					q.Add(k)
 				}
 			}
 		}
 		reg, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
-			AddFunc:    enqueue,
-			UpdateFunc: func(_, o any) { enqueue(o) },
-			DeleteFunc: enqueue,
+			AddFunc:    func(o any) { enqueue(nil, o) },
+			UpdateFunc: enqueue,
+			DeleteFunc: func(o any) { enqueue(nil, o) },
 		})
 		if err != nil {
 			return err

@@ -111,7 +111,7 @@ func (s *SecretWatch) inScope(namespace string) bool {
 // which names the Secrets it reads (so that a Secret becomes known when a
 // workload starts reading it, and its next change counts as one).
 func (s *SecretWatch) watch(ctl controller.TypedController[restartKey], main cache.Cache, r *RestartController) error {
-	err := ctl.Watch(termSource(s.Cache, secretMetadata(), func(o client.Object) []restartKey {
+	err := ctl.Watch(termSource(s.Cache, secretMetadata(), func(_, o client.Object) []restartKey {
 		return []restartKey{{Secret: true, NamespacedName: client.ObjectKeyFromObject(o)}}
 	}))
 	if err != nil {
@@ -120,10 +120,10 @@ func (s *SecretWatch) watch(ctl controller.TypedController[restartKey], main cac
 	for _, gk := range rules.RolloutKinds {
 		u := &unstructured.Unstructured{}
 		u.SetGroupVersionKind(gk.WithVersion("v1"))
-		err := ctl.Watch(termSource(main, u, func(o client.Object) []restartKey {
+		err := ctl.Watch(termSource(main, u, func(old, o client.Object) []restartKey {
 			w, ok := o.(*unstructured.Unstructured)
-			if !ok || !s.inScope(w.GetNamespace()) {
-				return nil
+			if !ok || !s.inScope(w.GetNamespace()) || (old != nil && !specChanged(old, o)) {
+				return nil // status updates change no reference
 			}
 			var keys []restartKey
 			for _, ref := range watchedSecretRefs(rules.NewObject(w.Object)) {
