@@ -1,0 +1,92 @@
+package faults
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+
+	"github.com/gjallar-dev/gjallar/internal/envtestbin"
+)
+
+// The CI versions of the scenarios: less load and shorter phases than
+// bench/cmd/faults runs for RELIABILITY.md, the same assertions. They
+// assert counts (failed requests, rolls), never durations.
+
+var cluster *Cluster
+
+func TestMain(m *testing.M) {
+	os.Exit(runMain(m))
+}
+
+func runMain(m *testing.M) int {
+	flag.Parse()
+	if f := flag.Lookup("test.run"); f != nil && f.Value.String() == "^$" {
+		return m.Run() // benchmarks or fuzzing only: no control plane
+	}
+	if envtestbin.Dir() == "" {
+		if os.Getenv("GJALLAR_REQUIRE_ENVTEST") != "" {
+			fmt.Fprintln(os.Stderr, "GJALLAR_REQUIRE_ENVTEST is set but no kube-apiserver/etcd were found; run tools/envtest-bins.sh")
+			return 1
+		}
+		fmt.Fprintln(os.Stderr, "faults: no kube-apiserver/etcd (tools/envtest-bins.sh); skipping")
+		return m.Run()
+	}
+	if _, err := NodeIP(); err != nil {
+		fmt.Fprintln(os.Stderr, "faults:", err)
+		return 1
+	}
+	dir, err := os.MkdirTemp("", "gjallar-faults")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	ctrllog.SetLogger(logr.Discard()) // envtest's own progress
+	ctx := context.Background()
+	cluster, err = Start(ctx, Options{Dir: dir, Logf: func(f string, a ...any) { fmt.Fprintf(os.Stderr, "faults: "+f+"\n", a...) }})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "faults:", err)
+		return 1
+	}
+	defer cluster.Stop()
+	return m.Run()
+}
+
+func requireCluster(t *testing.T) {
+	t.Helper()
+	if cluster == nil {
+		t.Skip("no control plane (tools/envtest-bins.sh builds it)")
+	}
+}
+
+// TestRollingRestartFailsNoRequest: both replicas restarted one after the
+// other under steady load, with the drain: no API request fails, none gets
+// a wrong answer, every Deployment is stamped, and every replica exits by
+// itself, with status 0, inside its grace period.
+func TestRollingRestartFailsNoRequest(t *testing.T) {
+	requireCluster(t)
+	res, err := RollingRestart(context.Background(), cluster, RollingOptions{
+		Rate: 30, ShutdownDelay: 3 * time.Second, Settle: 2 * time.Second, Rounds: 1,
+	}, t.Logf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Log(res.Load)
+	if res.Load.Sent < 100 {
+		t.Errorf("only %d requests sent", res.Load.Sent)
+	}
+	if res.Load.Problems() != 0 {
+		t.Errorf("%d requests failed or were answered wrongly during the rolling restart: %v", res.Load.Problems(), res.Load.Samples)
+	}
+	for i, e := range res.Exits {
+		if e.Killed || e.Code != 0 {
+			t.Errorf("replica %d: exit %+v, want a clean exit within the grace period", i, e)
+		}
+	}
+}
