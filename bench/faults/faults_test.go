@@ -90,3 +90,34 @@ func TestRollingRestartFailsNoRequest(t *testing.T) {
 		}
 	}
 }
+
+// TestFailoverRollsEachChangeOnce: the leader is SIGKILLed (the lease is
+// not released) while ConfigMaps change, before and during the leaderless
+// gap: every Deployment is rolled exactly once per change of its
+// ConfigMap, none missed, none twice.
+func TestFailoverRollsEachChangeOnce(t *testing.T) {
+	requireCluster(t)
+	res, err := Failover(context.Background(), cluster, FailoverOptions{
+		Rate: 10, Pairs: 6, Kills: 2,
+		Lease: LeaseTiming{LeaseDuration: 4 * time.Second, RenewDeadline: 3 * time.Second, RetryPeriod: time.Second},
+	}, t.Logf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Rounds) != 2 {
+		t.Fatalf("%d rounds", len(res.Rounds))
+	}
+	if res.Missed != 0 || res.Double != 0 {
+		for _, r := range res.Rounds {
+			t.Logf("killed %s: rolls per Deployment %v", r.Killed, r.Rolls)
+		}
+		t.Errorf("%d rolls missed, %d doubled", res.Missed, res.Double)
+	}
+	// The load's failures, if any, are calls the API server made to the
+	// killed replica before its endpoint was removed (reported, not
+	// asserted: that window is the kubelet's to close).
+	t.Log(res.Load)
+	if res.Load.Wrong != 0 {
+		t.Errorf("%d wrong answers: %v", res.Load.Wrong, res.Load.Samples)
+	}
+}
