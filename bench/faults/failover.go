@@ -57,7 +57,6 @@ type FailoverResult struct {
 	Load           Stats
 }
 
-
 // Failover runs two replicas, Pairs ConfigMap/Deployment pairs and the
 // load, then, Kills times: changes half the ConfigMaps, SIGKILLs the leader
 // (no release of the lease), changes the other half while no replica
