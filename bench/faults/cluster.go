@@ -96,6 +96,8 @@ func apiServerFlags(s *envtest.APIServer) {
 	args.Set("enable-aggregator-routing", "true")
 	// Two API servers share etcd; each registers itself with a lease.
 	args.Set("endpoint-reconciler-type", "lease")
+	// Close watches on stop rather than wait for clients to end them.
+	args.Set("shutdown-watch-termination-grace-period", "2s")
 }
 
 // Start brings the cluster up. Stop it with Stop.
@@ -123,6 +125,9 @@ func Start(ctx context.Context, o Options) (*Cluster, error) {
 	// serving certificate (and port), as a real one does.
 	api1 := &envtest.APIServer{CertDir: filepath.Join(o.Dir, "apiserver-1")}
 	if err := os.MkdirAll(api1.CertDir, 0o755); err != nil {
+		return nil, err
+	}
+	if api1.Err, err = os.Create(filepath.Join(o.Dir, "apiserver-1.log")); err != nil {
 		return nil, err
 	}
 	apiServerFlags(api1)

@@ -253,10 +253,16 @@ func generations(ctx context.Context, c *Cluster, ns string, pairs int) (map[int
 
 // waitRolled waits until every Deployment carries its ConfigMap's hash.
 func waitRolled(ctx context.Context, c *Cluster, ns string, pairs int, timeout time.Duration) error {
+	return waitRolledRange(ctx, c, ns, 0, pairs, timeout)
+}
+
+// waitRolledRange waits until the Deployments of pairs [from, to) carry
+// their ConfigMaps' hashes.
+func waitRolledRange(ctx context.Context, c *Cluster, ns string, from, to int, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for {
 		stale := 0
-		for i := range pairs {
+		for i := from; i < to; i++ {
 			cmName, dName := pairNames(i)
 			var cm corev1.ConfigMap
 			var d appsv1.Deployment
@@ -274,7 +280,7 @@ func waitRolled(ctx context.Context, c *Cluster, ns string, pairs int, timeout t
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("%d of %d Deployments still carry a stale hash after %s", stale, pairs, timeout)
+			return fmt.Errorf("%d of %d Deployments still carry a stale hash after %s", stale, to-from, timeout)
 		}
 		time.Sleep(250 * time.Millisecond)
 	}

@@ -121,3 +121,39 @@ func TestFailoverRollsEachChangeOnce(t *testing.T) {
 		t.Errorf("%d wrong answers: %v", res.Load.Wrong, res.Load.Samples)
 	}
 }
+
+// TestAPIServerOutage: the replicas' API server is stopped for longer than
+// the lease's renew deadline and started again. Through the other API
+// server, admission goes on from the replicas' caches with no failure; no
+// replica exits or goes unready; the leader steps down; afterwards the
+// ConfigMap changed during the outage rolls its Deployment once, the other
+// Deployment not at all, and new Deployments are stamped with the new hash.
+func TestAPIServerOutage(t *testing.T) {
+	requireCluster(t)
+	res, err := Outage(context.Background(), cluster, OutageOptions{
+		Rate: 20, Outage: 8 * time.Second,
+		Lease: LeaseTiming{LeaseDuration: 4 * time.Second, RenewDeadline: 3 * time.Second, RetryPeriod: time.Second},
+	}, t.Logf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("whole run: %s", res.Load)
+	if res.DuringOutage.Sent < 50 || res.DuringOutage.Problems() != 0 {
+		t.Errorf("during the outage: %s %v", res.DuringOutage, res.DuringOutage.Samples)
+	}
+	if res.Load.Problems() != 0 {
+		t.Errorf("whole run: %s %v", res.Load, res.Load.Samples)
+	}
+	if res.Exited != 0 || res.Unready != 0 {
+		t.Errorf("%d replicas exited, %d readiness failures", res.Exited, res.Unready)
+	}
+	if res.LeadersDuringOutage != 0 {
+		t.Errorf("%d replicas still led without an API server", res.LeadersDuringOutage)
+	}
+	if res.Rolled != 1 || res.Untouched != 0 {
+		t.Errorf("rolls: changed ConfigMap's Deployment %d (want 1), unchanged one's %d (want 0)", res.Rolled, res.Untouched)
+	}
+	if res.StaleStamps != 0 {
+		t.Errorf("%d of %d Deployments created after the outage were stamped with a stale hash", res.StaleStamps, res.Stamps)
+	}
+}

@@ -44,6 +44,7 @@ type Replica struct {
 
 	mu          sync.Mutex
 	ready       bool
+	unready     int // times the probe went from ready to not ready
 	terminating bool
 	stop        context.CancelFunc // ends the kubelet's and endpoint controller's loops
 	loops       sync.WaitGroup
@@ -173,6 +174,14 @@ func (r *Replica) Kill() {
 	r.remove()
 }
 
+// Unready counts the times the replica's readiness probe went from passing
+// to failing.
+func (r *Replica) Unready() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.unready
+}
+
 // Alive reports whether the process still runs.
 func (r *Replica) Alive() bool {
 	select {
@@ -211,6 +220,9 @@ func (r *Replica) probeLoop(ctx context.Context) {
 		}
 		r.mu.Lock()
 		changed := ok != r.ready
+		if r.ready && !ok {
+			r.unready++
+		}
 		r.ready = ok
 		r.mu.Unlock()
 		if changed {
