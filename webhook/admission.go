@@ -165,7 +165,8 @@ func describe(f rules.Finding) string {
 }
 
 // onlyConfigHashChanged reports whether an update changes nothing but the
-// pod template's config hash (and the fields the API server maintains).
+// pod template's config or secret hash (and the fields the API server
+// maintains).
 func onlyConfigHashChanged(oldRaw []byte, current map[string]any) bool {
 	if len(oldRaw) == 0 {
 		return false
@@ -183,6 +184,7 @@ func withoutHash(content map[string]any) map[string]any {
 	for _, p := range [][]string{
 		{"metadata", "resourceVersion"}, {"metadata", "generation"}, {"metadata", "managedFields"},
 		{"status"}, {"spec", "template", "metadata", "annotations", rollout.AnnotationConfigHash},
+		{"spec", "template", "metadata", "annotations", AnnotationSecretHash},
 	} {
 		content = without(content, p)
 	}

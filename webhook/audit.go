@@ -76,15 +76,11 @@ type BackgroundAudit struct {
 	changed chan struct{}
 }
 
-// NeedLeaderElection implements manager.LeaderElectionRunnable: one
-// replica writes the reports.
-func (b *BackgroundAudit) NeedLeaderElection() bool { return true }
-
-// setupBackgroundAudit registers the background audit with the manager
-// when the interval is not 0.
-func setupBackgroundAudit(ctx context.Context, mgr ctrl.Manager, o Options, index *ClusterIndex, holder *EngineHolder) error {
+// newBackgroundAudit makes the background audit, which the leader runs
+// (leader.go), or nil when the interval is 0.
+func newBackgroundAudit(ctx context.Context, mgr ctrl.Manager, o Options, index *ClusterIndex, holder *EngineHolder) (*BackgroundAudit, error) {
 	if o.Audit.Interval <= 0 {
-		return nil
+		return nil, nil
 	}
 	ao := o.Audit
 	if ao.ReportAPI == "" {
@@ -109,9 +105,9 @@ func setupBackgroundAudit(ctx context.Context, mgr ctrl.Manager, o Options, inde
 		},
 	}
 	if err := b.watch(); err != nil {
-		return err
+		return nil, err
 	}
-	return mgr.Add(b)
+	return b, nil
 }
 
 // watch asks the index to tell of changes that can change a finding: a

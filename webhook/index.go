@@ -189,6 +189,22 @@ func (idx *ClusterIndex) object(item any) *rules.Object {
 	return nil
 }
 
+// decodeItem reads an item of an informer's store as object does, without
+// keeping it decoded: for event handlers, which see each version once.
+func decodeItem(item any) *rules.Object {
+	switch o := item.(type) {
+	case *cachedObject:
+		content, err := o.decode()
+		if err != nil {
+			return nil
+		}
+		return rules.NewObject(content)
+	case *unstructured.Unstructured:
+		return rules.NewObject(o.Object)
+	}
+	return nil
+}
+
 // Get implements rules.Index.
 func (idx *ClusterIndex) Get(gk schema.GroupKind, namespace, name string) *rules.Object {
 	k, ok := idx.kinds[gk]

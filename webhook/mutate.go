@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"gomodules.xyz/jsonpatch/v2"
+	admissionv1 "k8s.io/api/admission/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -30,6 +31,9 @@ type Mutator struct {
 	// replica has not seen yet), so the hash is recomputed from live data
 	// rather than overwritten with a stale one.
 	Live client.Reader
+	// Secrets, when set, stamps the secret hash on workloads created
+	// reading watched Secrets (secrets.go).
+	Secrets *SecretWatch
 }
 
 // Handle implements admission.Handler.
@@ -43,32 +47,49 @@ func (m *Mutator) Handle(ctx context.Context, req admission.Request) admission.R
 		if !m.Engines.Load().Enabled(id) || obj.Suppressed(id) {
 			return admission.Allowed("")
 		}
-		hash, _, ok := rollout.DesiredConfigHash(obj, rules.Overlay(m.Index, obj))
-		if !ok {
-			return admission.Allowed("")
+		var ops []jsonpatch.Operation
+		if op, ok := m.configHash(ctx, obj); ok {
+			ops = append(ops, op)
 		}
-		t, _ := obj.PodTemplate()
-		have, present := t.Meta.Annotations[rollout.AnnotationConfigHash]
-		if have == hash {
-			return admission.Allowed("")
-		}
-		if present && m.Live != nil {
-			lctx, cancel := context.WithTimeout(ctx, liveReadTimeout)
-			defer cancel()
-			idx := &liveConfigMaps{Index: rules.Overlay(m.Index, obj), reader: m.Live, ctx: lctx}
-			live, _, ok := rollout.DesiredConfigHash(obj, idx)
-			if idx.failed || (ok && live == have) {
-				// Unsure (the API server is slow or unreachable) or the
-				// object is right: leave its hash alone rather than risk
-				// writing a stale one; the restart controller settles it.
-				return admission.Allowed("")
-			}
-			if ok {
-				hash = live
+		if m.Secrets != nil && req.Operation == admissionv1.Create {
+			if op, ok := m.Secrets.stampOnCreate(ctx, obj); ok {
+				ops = append(ops, op)
 			}
 		}
-		return admission.Patched("stamped "+rollout.AnnotationConfigHash, setField(obj.Content, rollout.ConfigHashPath(t), hash))
+		if len(ops) == 0 {
+			return admission.Allowed("")
+		}
+		return admission.Patched("stamped "+rollout.AnnotationConfigHash, ops...)
 	})
+}
+
+// configHash is the patch that sets the config hash, if one is due.
+func (m *Mutator) configHash(ctx context.Context, obj *rules.Object) (jsonpatch.Operation, bool) {
+	hash, _, ok := rollout.DesiredConfigHash(obj, rules.Overlay(m.Index, obj))
+	if !ok {
+		return jsonpatch.Operation{}, false
+	}
+	t, _ := obj.PodTemplate()
+	have, present := t.Meta.Annotations[rollout.AnnotationConfigHash]
+	if have == hash {
+		return jsonpatch.Operation{}, false
+	}
+	if present && m.Live != nil {
+		lctx, cancel := context.WithTimeout(ctx, liveReadTimeout)
+		defer cancel()
+		idx := &liveConfigMaps{Index: rules.Overlay(m.Index, obj), reader: m.Live, ctx: lctx}
+		live, _, ok := rollout.DesiredConfigHash(obj, idx)
+		if idx.failed || (ok && live == have) {
+			// Unsure (the API server is slow or unreachable) or the
+			// object is right: leave its hash alone rather than risk
+			// writing a stale one; the restart controller settles it.
+			return jsonpatch.Operation{}, false
+		}
+		if ok {
+			hash = live
+		}
+	}
+	return setField(obj.Content, rollout.ConfigHashPath(t), hash), true
 }
 
 // liveConfigMaps reads ConfigMaps from the API server and everything else

@@ -13,12 +13,17 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/retry"
-	ctrl "sigs.k8s.io/controller-runtime"
+	"k8s.io/client-go/util/workqueue"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"github.com/gjallar-dev/gjallar/rules"
 	kubechecks "github.com/gjallar-dev/gjallar/rules/kube/checks"
@@ -47,22 +52,94 @@ type RestartController struct {
 	// namespaceSelector (kube-system, gjallar's own namespace, ...).
 	ExcludedNamespaces []string
 
+	// Secrets, when set, makes the controller roll workloads when the
+	// Secrets they read change, too (secrets.go).
+	Secrets *SecretWatch
+
 	// contents remembers, per ConfigMap, the hash of its data the last time
-	// it was reconciled successfully.
+	// it was reconciled successfully. It outlives leadership terms.
 	contents sync.Map // types.NamespacedName -> string
 }
 
 var configMapGVK = corev1.SchemeGroupVersion.WithKind("ConfigMap")
 
-// SetupWithManager registers the controller; it runs only on the leader.
-func (r *RestartController) SetupWithManager(mgr ctrl.Manager) error {
-	cm := &unstructured.Unstructured{}
-	cm.SetGroupVersionKind(configMapGVK)
-	return ctrl.NewControllerManagedBy(mgr).Named("gjallar-config-restart").For(cm).Complete(r)
+// restartKey is what the restart controller reconciles: a ConfigMap, or a
+// Secret when Secrets are watched.
+type restartKey struct {
+	Secret bool
+	types.NamespacedName
 }
 
-// Reconcile implements reconcile.Reconciler for one ConfigMap.
-func (r *RestartController) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+// RunTerm runs the controller for one leadership term, until ctx ends. A
+// term starts from every cached ConfigMap (and watched Secret), so changes
+// made while no replica led are rolled by the next leader.
+func (r *RestartController) RunTerm(ctx context.Context, c cache.Cache) error {
+	ctl, err := controller.NewTypedUnmanaged[restartKey]("gjallar-config-restart", controller.TypedOptions[restartKey]{
+		Reconciler:         r,
+		SkipNameValidation: ptr.To(true), // one controller per term, all of the same name
+	})
+	if err != nil {
+		return err
+	}
+	cm := &unstructured.Unstructured{}
+	cm.SetGroupVersionKind(configMapGVK)
+	if err := ctl.Watch(termSource(c, cm, func(_, o client.Object) []restartKey {
+		return []restartKey{{NamespacedName: client.ObjectKeyFromObject(o)}}
+	})); err != nil {
+		return err
+	}
+	if r.Secrets != nil {
+		if err := r.Secrets.watch(ctl, c, r); err != nil {
+			return err
+		}
+	}
+	return ctl.Start(ctx)
+}
+
+// termSource feeds a term's controller from a shared informer: every
+// cached object at the start, then each change, until the term ends, when
+// its handler is removed (the informer outlives terms). keys gets the
+// previous version of an updated object, nil otherwise.
+func termSource[T comparable](c cache.Cache, obj client.Object, keys func(old, cur client.Object) []T) source.TypedSource[T] {
+	return source.TypedFunc[T](func(ctx context.Context, q workqueue.TypedRateLimitingInterface[T]) error {
+		inf, err := c.GetInformer(ctx, obj)
+		if err != nil {
+			return err
+		}
+		enqueue := func(old, o any) {
+			if d, ok := o.(toolscache.DeletedFinalStateUnknown); ok {
+				o = d.Obj
+			}
+			prev, _ := old.(client.Object)
+			if obj, ok := o.(client.Object); ok {
+				for _, k := range keys(prev, obj) {
+					q.Add(k)
+				}
+			}
+		}
+		reg, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+			AddFunc:    func(o any) { enqueue(nil, o) },
+			UpdateFunc: enqueue,
+			DeleteFunc: func(o any) { enqueue(nil, o) },
+		})
+		if err != nil {
+			return err
+		}
+		context.AfterFunc(ctx, func() { inf.RemoveEventHandler(reg) })
+		return nil
+	})
+}
+
+// Reconcile implements reconcile.TypedReconciler.
+func (r *RestartController) Reconcile(ctx context.Context, key restartKey) (reconcile.Result, error) {
+	if key.Secret {
+		return reconcile.Result{}, r.Secrets.reconcile(ctx, r, key.NamespacedName)
+	}
+	return r.reconcileConfigMap(ctx, reconcile.Request{NamespacedName: key.NamespacedName})
+}
+
+// reconcileConfigMap rolls the workloads that read one ConfigMap.
+func (r *RestartController) reconcileConfigMap(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
 	cm := r.Index.Get(rules.ConfigMapKind, req.Namespace, req.Name)
 	id := kubechecks.ConfigRolloutHash.ID
 	if cm == nil {
@@ -123,19 +200,44 @@ func readsConfigMap(t *rules.PodTemplate, name string) bool {
 
 // errNotApplied: the hash written did not stick (a webhook replica whose
 // cache lagged wrote another value back); the ConfigMap is requeued.
-var errNotApplied = errors.New("the new config hash did not stick")
+var errNotApplied = errors.New("the new hash did not stick")
 
-// roll writes the hash the workload should carry, recomputed from the
-// workload as the API server has it now, with its resourceVersion as a
-// precondition; conflicts are retried. It then reads the workload back to
-// make sure the value stuck. stampMissing allows stamping a workload
-// without a hash (the ConfigMap's data changed).
+// roll writes the config hash the workload should carry and records why.
 func (r *RestartController) roll(ctx context.Context, gk schema.GroupKind, w, cm *rules.Object, stampMissing bool) error {
+	rolled, want, err := r.setTemplateHash(ctx, gk, w, rollout.AnnotationConfigHash, stampMissing,
+		func(fresh *rules.Object) (string, bool) {
+			want, _, ok := rollout.DesiredConfigHash(fresh, r.Index)
+			return want, ok
+		})
+	if err != nil || rolled == nil {
+		return err
+	}
+	restartsTotal.WithLabelValues(gk.Kind).Inc()
+	log.FromContext(ctx).Info("rolled workload for a config change", "kind", gk.Kind, "workload", w.Ref().Namespace+"/"+w.Name(), "configMap", cm.Name())
+	related := &unstructured.Unstructured{}
+	related.SetGroupVersionKind(configMapGVK)
+	related.SetNamespace(cm.Namespace())
+	related.SetName(cm.Name())
+	related.SetUID(types.UID(rules.LookupString(cm.Content, "metadata", "uid")))
+	r.Recorder.Eventf(rolled, related, corev1.EventTypeNormal, "ConfigChanged", "RollPods",
+		"ConfigMap %s changed; set %s to %s so the pods restart with the new config",
+		cm.Name(), rollout.AnnotationConfigHash, want)
+	return nil
+}
+
+// setTemplateHash writes annotation on the workload's pod template to the
+// value desired computes from the workload as the API server has it now,
+// with its resourceVersion as a precondition; conflicts are retried. It
+// then checks the written object to make sure the value stuck.
+// stampMissing allows adding the annotation to a workload without one (the
+// data it covers was seen to change). rolled is nil when nothing was
+// written (already right, gone, or no longer covered).
+func (r *RestartController) setTemplateHash(ctx context.Context, gk schema.GroupKind, w *rules.Object, annotation string, stampMissing bool,
+	desired func(fresh *rules.Object) (string, bool)) (rolled *unstructured.Unstructured, want string, err error) {
 	key := types.NamespacedName{Namespace: w.Namespace(), Name: w.Name()}
 	gvk := schema.FromAPIVersionAndKind(w.Ref().APIVersion, w.Ref().Kind)
-	var rolled *unstructured.Unstructured
-	var want string
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		rolled = nil
 		u := &unstructured.Unstructured{}
 		u.SetGroupVersionKind(gvk)
 		if err := r.APIReader.Get(ctx, key, u); err != nil {
@@ -147,12 +249,12 @@ func (r *RestartController) roll(ctx context.Context, gk schema.GroupKind, w, cm
 			return err
 		}
 		var ok bool
-		want, _, ok = rollout.DesiredConfigHash(fresh, r.Index)
-		have, present := t.Meta.Annotations[rollout.AnnotationConfigHash]
+		want, ok = desired(fresh)
+		have, present := t.Meta.Annotations[annotation]
 		if !ok || have == want || (!present && !stampMissing) {
 			return nil // changed meanwhile: nothing left to do
 		}
-		patch := nest(rollout.ConfigHashPath(t), want).(map[string]any)
+		patch := nest(t.Path.Child("metadata", "annotations", annotation), want).(map[string]any)
 		patch["metadata"] = map[string]any{"resourceVersion": u.GetResourceVersion()}
 		data, err := json.Marshal(patch)
 		if err != nil {
@@ -164,24 +266,17 @@ func (r *RestartController) roll(ctx context.Context, gk schema.GroupKind, w, cm
 		rolled = u
 		return nil
 	})
-	if apierrors.IsNotFound(err) || (err == nil && rolled == nil) {
-		return nil
+	if apierrors.IsNotFound(err) {
+		return nil, "", nil
 	}
 	if err != nil {
-		return fmt.Errorf("rolling %s %s: %w", gk.Kind, key, err)
+		return nil, "", fmt.Errorf("rolling %s %s: %w", gk.Kind, key, err)
 	}
-	if got, _, _ := unstructured.NestedString(rolled.Object, "spec", "template", "metadata", "annotations", rollout.AnnotationConfigHash); got != want {
-		return fmt.Errorf("%s %s: %w (have %q, want %q)", gk.Kind, key, errNotApplied, got, want)
+	if rolled == nil {
+		return nil, "", nil
 	}
-	restartsTotal.WithLabelValues(gk.Kind).Inc()
-	log.FromContext(ctx).Info("rolled workload for a config change", "kind", gk.Kind, "workload", key.String(), "configMap", cm.Name())
-	related := &unstructured.Unstructured{}
-	related.SetGroupVersionKind(configMapGVK)
-	related.SetNamespace(cm.Namespace())
-	related.SetName(cm.Name())
-	related.SetUID(types.UID(rules.LookupString(cm.Content, "metadata", "uid")))
-	r.Recorder.Eventf(rolled, related, corev1.EventTypeNormal, "ConfigChanged", "RollPods",
-		"ConfigMap %s changed; set %s to %s so the pods restart with the new config",
-		cm.Name(), rollout.AnnotationConfigHash, want)
-	return nil
+	if got, _, _ := unstructured.NestedString(rolled.Object, "spec", "template", "metadata", "annotations", annotation); got != want {
+		return nil, "", fmt.Errorf("%s %s: %w (%s: have %q, want %q)", gk.Kind, key, errNotApplied, annotation, got, want)
+	}
+	return rolled, want, nil
 }

@@ -3,7 +3,6 @@ package webhook
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"net/http"
@@ -11,15 +10,15 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/open-policy-agent/cert-controller/pkg/rotator"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/types"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log"
@@ -69,6 +68,23 @@ type Options struct {
 	PprofAddr       string
 	LeaderElect     bool
 	LeaderElectName string
+	// Lease is the leader election's timing (leader.go).
+	Lease LeaseTiming
+
+	// ShutdownDelay is how long a stopping replica keeps answering after
+	// it stops being ready (shutdown.go); 0 means DefaultShutdownDelay,
+	// negative none.
+	ShutdownDelay time.Duration
+	// Limits bound the admission server's work and connections (serve.go).
+	Limits ServerLimits
+	// CertTiming sets the managed certificates' lifetimes (certs.go).
+	CertTiming CertTiming
+
+	// WatchSecrets makes the restart controller roll workloads when the
+	// Secrets they read change (secrets.go), reading Secrets in
+	// SecretNamespaces, or everywhere when empty.
+	WatchSecrets     bool
+	SecretNamespaces []string
 
 	// DecodedObjects bounds how many cached objects are kept decoded for
 	// reuse across requests (0: DefaultDecodedObjects).
@@ -111,6 +127,11 @@ func (o *Options) Defaults() {
 	if o.LeaderElectName == "" {
 		o.LeaderElectName = "gjallar-restart-controller"
 	}
+	if o.ShutdownDelay == 0 {
+		o.ShutdownDelay = DefaultShutdownDelay
+	}
+	o.Lease.defaults()
+	o.CertTiming.defaults()
 }
 
 // Run starts the webhook, the restart controller and the certificate
@@ -134,13 +155,16 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme:                  scheme,
-		Metrics:                 metricsserver.Options{BindAddress: o.MetricsAddr},
-		HealthProbeBindAddress:  o.ProbeAddr,
-		PprofBindAddress:        o.PprofAddr,
-		LeaderElection:          o.LeaderElect,
-		LeaderElectionID:        o.LeaderElectName,
-		LeaderElectionNamespace: o.Namespace,
+		Scheme:                 scheme,
+		Metrics:                metricsserver.Options{BindAddress: o.MetricsAddr},
+		HealthProbeBindAddress: o.ProbeAddr,
+		PprofBindAddress:       o.PprofAddr,
+		// Leader election is leaderTerms' (leader.go): losing the lease must
+		// not stop the webhook server.
+		LeaderElection: false,
+		// The admission server waits for its requests in flight itself
+		// (serve.go); this bounds the rest.
+		GracefulShutdownTimeout: ptr.To(o.Limits.ShutdownTimeout + 5*time.Second),
 		Cache:                   CacheOptions(),
 	})
 	if err != nil {
@@ -164,63 +188,54 @@ func Run(ctx context.Context, o Options) error {
 		Engines: holder, Recorder: mgr.GetEventRecorder("gjallar"),
 		ExcludedNamespaces: append([]string{"kube-system", o.Namespace}, o.ExcludedNamespaces...),
 	}
-	if err := restart.SetupWithManager(mgr); err != nil {
-		return err
-	}
-	if err := setupBackgroundAudit(ctx, mgr, o, index, holder); err != nil {
-		return err
-	}
-
-	server := ctrlwebhook.NewServer(ctrlwebhook.Options{
-		Host: o.Host, Port: o.Port, CertDir: o.CertDir,
-		TLSOpts: []func(*tls.Config){func(c *tls.Config) {
-			c.MinVersion = tls.VersionTLS12
-			c.NextProtos = []string{"http/1.1"} // no HTTP/2 (rapid-reset class of attacks)
-		}},
-	})
-	server.Register("/validate", &ctrlwebhook.Admission{Handler: &Validator{Engines: holder, Index: index}})
-	server.Register("/mutate", &ctrlwebhook.Admission{Handler: &Mutator{Engines: holder, Index: index, Live: mgr.GetAPIReader()}})
-
-	certsReady := make(chan struct{})
-	if o.ManageCerts {
-		if err := ensureCertSecret(ctx, cfg, scheme, o); err != nil {
-			return err
-		}
-		err := rotator.AddRotator(mgr, &rotator.CertRotator{
-			SecretKey:      types.NamespacedName{Namespace: o.Namespace, Name: o.CertSecret},
-			CertDir:        o.CertDir,
-			CAName:         "gjallar-ca",
-			CAOrganization: "gjallar",
-			DNSName:        fmt.Sprintf("%s.%s.svc", o.ServiceName, o.Namespace),
-			ExtraDNSNames:  o.ExtraDNSNames,
-			IsReady:        certsReady,
-			Webhooks: []rotator.WebhookInfo{
-				{Name: o.ValidatingName, Type: rotator.Validating},
-				{Name: o.MutatingName, Type: rotator.Mutating},
-			},
-			// Every replica serves, so every replica needs the certificate.
-			RequireLeaderElection: false,
-		})
+	mutator := &Mutator{Engines: holder, Index: index, Live: mgr.GetAPIReader()}
+	if o.WatchSecrets {
+		secrets, err := NewSecretWatch(cfg, cache.Options{Scheme: scheme, Mapper: mgr.GetRESTMapper()}, mgr.GetAPIReader(), o.SecretNamespaces)
 		if err != nil {
 			return err
 		}
-	} else {
-		go waitForFiles(ctx, certsReady, filepath.Join(o.CertDir, "tls.crt"), filepath.Join(o.CertDir, "tls.key"))
+		if err := secrets.Prepare(ctx); err != nil {
+			return err
+		}
+		if err := mgr.Add(secrets.Cache); err != nil {
+			return err
+		}
+		restart.Secrets, mutator.Secrets = secrets, secrets
 	}
+	leaderWorks := []leaderWork{func(ctx context.Context) error { return restart.RunTerm(ctx, mgr.GetCache()) }}
+	bg, err := newBackgroundAudit(ctx, mgr, o, index, holder)
+	if err != nil {
+		return err
+	}
+	if bg != nil {
+		leaderWorks = append(leaderWorks, bg.Start)
+	}
+	if err := addLeaderWork(mgr, cfg, o, logger, leaderWorks); err != nil {
+		return err
+	}
+
+	certs, certsReady, err := setupCertificates(ctx, mgr, cfg, scheme, o, logger)
+	if err != nil {
+		return err
+	}
+	server := newAdmissionServer(o.Host, o.Port, certs, o.Limits, logger.WithName("server"))
+	server.Register("/validate", "validate", &ctrlwebhook.Admission{Handler: &Validator{Engines: holder, Index: index}})
+	server.Register("/mutate", "mutate", &ctrlwebhook.Admission{Handler: mutator})
+	drain := &drainer{delay: o.ShutdownDelay, server: server, logger: logger}
+	mgrCtx, stop := drain.managerContext(ctx)
+	defer stop()
 	// The server starts once its certificate exists; until then it is not
 	// ready, so no traffic is sent to it.
-	runCtx, stop := context.WithCancel(ctx)
-	defer stop()
 	var serverErr error
 	go func() {
 		select {
-		case <-certsReady:
+		case <-certs.Ready():
 			if err := mgr.Add(server); err != nil {
 				// Never ready again: exit, so the pod restarts.
 				serverErr = fmt.Errorf("starting the webhook server: %w", err)
 				stop()
 			}
-		case <-runCtx.Done():
+		case <-mgrCtx.Done():
 		}
 	}()
 	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
@@ -228,12 +243,14 @@ func Run(ctx context.Context, o Options) error {
 	}
 	checks := map[string]healthz.Checker{
 		"certificates": func(*http.Request) error {
-			select {
-			case <-certsReady:
-				return nil
-			default:
-				return errors.New("serving certificate not ready")
+			for _, ch := range certsReady {
+				select {
+				case <-ch:
+				default:
+					return errors.New("serving certificate not ready")
+				}
 			}
+			return nil
 		},
 		"cache": func(r *http.Request) error {
 			c, cancel := context.WithTimeout(r.Context(), time.Second)
@@ -243,16 +260,18 @@ func Run(ctx context.Context, o Options) error {
 			}
 			return nil
 		},
-		"webhook": server.StartedChecker(),
+		"webhook":  server.startedCheck,
+		"shutdown": drain.readyCheck,
 	}
 	for name, check := range checks {
 		if err := mgr.AddReadyzCheck(name, check); err != nil {
 			return err
 		}
 	}
-	go reloadLoop(ctx, o, holder, configText)
-	logger.Info("starting", "port", o.Port, "config", o.ConfigFile, "manageCerts", o.ManageCerts)
-	err = mgr.Start(runCtx)
+	go reloadLoop(mgrCtx, o, holder, configText)
+	logger.Info("starting", "port", o.Port, "config", o.ConfigFile, "manageCerts", o.ManageCerts,
+		"shutdownDelay", o.ShutdownDelay.String(), "watchSecrets", o.WatchSecrets)
+	err = mgr.Start(mgrCtx)
 	if serverErr != nil {
 		return serverErr
 	}
@@ -272,28 +291,6 @@ func ensureCertSecret(ctx context.Context, cfg *rest.Config, scheme *runtime.Sch
 		return fmt.Errorf("creating the certificate Secret %s/%s: %w", o.Namespace, o.CertSecret, err)
 	}
 	return nil
-}
-
-func waitForFiles(ctx context.Context, done chan struct{}, files ...string) {
-	t := time.NewTicker(500 * time.Millisecond)
-	defer t.Stop()
-	for {
-		all := true
-		for _, f := range files {
-			if _, err := os.Stat(f); err != nil {
-				all = false
-			}
-		}
-		if all {
-			close(done)
-			return
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
 }
 
 // loadEngine reads the config file (if any) and builds an engine from it

@@ -69,6 +69,9 @@ func newWebhookCommand() *cobra.Command {
 				}
 				o.RestConfig = cfg
 			}
+			if o.ShutdownDelay == 0 {
+				o.ShutdownDelay = -1 // asked for no delay (Options reads 0 as the default)
+			}
 			pf := policyFlags{paths: policyPaths, namespaces: packages, allNamespaces: allPackages, noBuiltin: noBuiltin, regoVersion: regoVersion}
 			if _, err := pf.options(nil, nil); err != nil {
 				return usageErr(err)
@@ -117,6 +120,21 @@ func newWebhookCommand() *cobra.Command {
 	f.StringVar(&o.PprofAddr, "pprof-bind-address", "0", "net/http/pprof address, for profiling (0 disables; keep it on loopback)")
 	f.IntVar(&o.DecodedObjects, "decoded-objects", webhook.DefaultDecodedObjects, "cached objects kept decoded for reuse across admission requests, about 10 KiB each; the rest of the cache stays compact and is decoded when read")
 	f.BoolVar(&o.LeaderElect, "leader-elect", true, "elect a leader so that one replica runs the restart controller")
+	f.DurationVar(&o.Lease.LeaseDuration, "leader-election-lease-duration", webhook.DefaultLeaseTiming.LeaseDuration, "how long a lease not renewed is kept from the other replicas (a killed leader is replaced within this plus the retry period)")
+	f.DurationVar(&o.Lease.RenewDeadline, "leader-election-renew-deadline", webhook.DefaultLeaseTiming.RenewDeadline, "how long the leader tries to renew before it gives the lease up (it keeps serving admission)")
+	f.DurationVar(&o.Lease.RetryPeriod, "leader-election-retry-period", webhook.DefaultLeaseTiming.RetryPeriod, "how often the lease is renewed or tried for")
+	f.DurationVar(&o.ShutdownDelay, "shutdown-delay", webhook.DefaultShutdownDelay, "on SIGTERM, how long to keep answering after readiness fails, while endpoints are updated (0s: stop at once); the requests in flight then get --shutdown-timeout")
+	f.DurationVar(&o.Limits.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long requests in flight get to finish when stopping")
+	f.IntVar(&o.Limits.MaxInFlight, "max-in-flight", 0, "admission requests evaluated at once; more wait up to 1s, then are refused with 429 and Retry-After (default 4 x GOMAXPROCS, at least 8)")
+	f.BoolVar(&o.WatchSecrets, "watch-secrets", false, "also roll workloads when Secrets they read change (needs read access to Secrets; see the chart's secrets.access)")
+	f.StringSliceVar(&o.SecretNamespaces, "secret-namespaces", nil, "with --watch-secrets, the namespaces whose Secrets may be read (default: all)")
+	f.DurationVar(&o.CertTiming.CAValidity, "ca-validity", 0, "lifetime of the CA gjallar issues (default 10 years)")
+	f.DurationVar(&o.CertTiming.CertValidity, "cert-validity", 0, "lifetime of the serving certificate gjallar issues (default 1 year)")
+	f.DurationVar(&o.CertTiming.RenewBefore, "cert-renew-before", 0, "renew the CA and the serving certificate this long before they expire (default 90 days)")
+	f.DurationVar(&o.CertTiming.CheckInterval, "cert-check-interval", 0, "how often to check whether the certificates need renewing (default 1h)")
+	for _, name := range []string{"ca-validity", "cert-validity", "cert-renew-before", "cert-check-interval"} {
+		f.MarkHidden(name) // for tests of rotation; the defaults suit clusters
+	}
 	f.BoolVar(&devLogs, "dev-logs", false, "human-readable logs instead of JSON")
 	f.DurationVar(&o.Audit.Interval, "audit-interval", 5*time.Minute, "how often the leader audits the cluster cache and writes PolicyReports, besides soon after changes (0 disables)")
 	f.Var(reportAPIFlag{&o.Audit.ReportAPI}, "audit-report-api", "API of the audit's reports: "+string(audit.WGPolicy)+" (default) or "+string(audit.OpenReports))

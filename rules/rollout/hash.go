@@ -85,13 +85,18 @@ func isRolloutKind(obj *rules.Object) bool {
 // ConfigHash is the one function that computes gjallar.dev/config-hash, for
 // lint --fix, the mutating webhook and the restart controller alike: a
 // SHA-256 over the ConfigMaps' names and data, independent of their order
-// and of map iteration order.
+// and of map iteration order. The webhook's gjallar.dev/secret-hash is the
+// same function over Secrets (their data as the API server stores it).
 func ConfigHash(cms []*rules.Object) string {
 	sorted := append([]*rules.Object(nil), cms...)
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Name() < sorted[j].Name() })
 	h := sha256.New()
 	for _, cm := range sorted {
-		writeField(h, "configmap", cm.Name())
+		tag := "configmap"
+		if cm.GroupKind() == rules.SecretKind {
+			tag = "secret"
+		}
+		writeField(h, tag, cm.Name())
 		for _, section := range []string{"data", "binaryData"} {
 			data := rules.LookupMap(cm.Content, section)
 			for _, k := range slices.Sorted(maps.Keys(data)) {

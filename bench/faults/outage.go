@@ -1,0 +1,159 @@
+package faults
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/gjallar-dev/gjallar/rules/rollout"
+)
+
+// OutageOptions sizes the API server outage scenario.
+type OutageOptions struct {
+	Rate float64
+	// Outage is how long the replicas' API server stays down; longer than
+	// the lease's renew deadline, so the leader loses the lease.
+	Outage time.Duration
+	Lease  LeaseTiming
+}
+
+// OutageResult is what the scenario measured.
+type OutageResult struct {
+	// Load covers everything; DuringOutage the requests sent while the
+	// replicas' API server was down (they reach gjallar through the other
+	// API server, and gjallar answers from its cache).
+	Load, DuringOutage Stats
+	// Exited and Unready count replicas that exited, and readiness
+	// failures, over the whole scenario.
+	Exited, Unready int
+	// LeadersDuringOutage is how many replicas still led at the end of the
+	// outage (the lease cannot be renewed: 0).
+	LeadersDuringOutage int
+	// Rolled is the generation increase of the Deployment whose ConfigMap
+	// changed during the outage (want 1); Untouched that of one whose
+	// ConfigMap did not (want 0).
+	Rolled, Untouched int64
+	// StaleStamps counts Deployments created after the outage (dry run)
+	// that were stamped with the ConfigMap's old hash, or none, out of
+	// Stamps.
+	StaleStamps, Stamps int
+	// Resynced is how long after the API server's return the changed
+	// ConfigMap's Deployment was rolled.
+	Resynced time.Duration
+}
+
+// Outage runs two replicas and the load (through the second API server),
+// stops the API server the replicas use, changes a ConfigMap through the
+// other one meanwhile, and starts it again.
+func Outage(ctx context.Context, c *Cluster, o OutageOptions, logf func(string, ...any)) (*OutageResult, error) {
+	args := append([]string{"--shutdown-delay", "0s"}, o.Lease.args()...)
+	var replicas []*Replica
+	defer func() {
+		for _, r := range replicas {
+			if r.Alive() {
+				r.Kill()
+			}
+		}
+	}()
+	for i := range 2 {
+		r, err := c.StartReplica(ctx, fmt.Sprintf("outage-%d", i+1), nil, args...)
+		if err != nil {
+			return nil, err
+		}
+		replicas = append(replicas, r)
+		if err := r.WaitReady(60 * time.Second); err != nil {
+			return nil, err
+		}
+	}
+	ns := fmt.Sprintf("outage-%d", time.Now().Unix())
+	if err := setupPairs(ctx, c, ns, 2); err != nil {
+		return nil, err
+	}
+	if _, err := waitLeader(replicas, 3*o.Lease.LeaseDuration+30*time.Second); err != nil {
+		return nil, err
+	}
+	before, err := generations(ctx, c, ns, 2)
+	if err != nil {
+		return nil, err
+	}
+	load, err := NewLoad(ctx, c, o.Rate)
+	if err != nil {
+		return nil, err
+	}
+	loadCtx, stopLoad := context.WithCancel(ctx)
+	loadDone := make(chan struct{})
+	go func() { load.Run(loadCtx); close(loadDone) }()
+	defer func() { stopLoad(); <-loadDone }()
+	sleep(ctx, 2*time.Second)
+
+	res := &OutageResult{}
+	down := time.Now()
+	if err := c.StopFirstAPIServer(); err != nil {
+		return nil, fmt.Errorf("stopping the API server: %w", err)
+	}
+	logf("API server stopped; %s", load.Stats())
+	if err := changeConfigs(ctx, c, ns, 0, 1, 1); err != nil {
+		return nil, err
+	}
+	sleep(ctx, o.Outage)
+	for _, r := range replicas {
+		if r.Metric("gjallar_leader") == 1 {
+			res.LeadersDuringOutage++
+		}
+	}
+	up := time.Now()
+	if err := c.StartFirstAPIServer(); err != nil {
+		return nil, fmt.Errorf("starting the API server again: %w", err)
+	}
+	res.DuringOutage = load.StatsBetween(down, up)
+	logf("API server back after %s; during the outage: %s", up.Sub(down).Round(time.Millisecond), res.DuringOutage)
+	if err := waitRolledPair(ctx, c, ns, 0, 3*o.Lease.LeaseDuration+90*time.Second); err != nil {
+		return nil, err
+	}
+	res.Resynced = time.Since(up)
+	logf("the ConfigMap changed during the outage rolled its Deployment %s after the API server returned", res.Resynced.Round(time.Millisecond))
+	sleep(ctx, o.Lease.RetryPeriod+2*time.Second)
+	after, err := generations(ctx, c, ns, 2)
+	if err != nil {
+		return nil, err
+	}
+	res.Rolled, res.Untouched = after[0]-before[0], after[1]-before[1]
+
+	// What the replicas' caches say now: a Deployment reading the changed
+	// ConfigMap, created after the outage, is stamped with its new hash.
+	cmName, _ := pairNames(0)
+	var cm corev1.ConfigMap
+	if err := c.Admin.Get(ctx, client.ObjectKey{Namespace: ns, Name: cmName}, &cm); err != nil {
+		return nil, err
+	}
+	want := HashOf(&cm)
+	for i := range 20 {
+		d := bifrostDeployment(fmt.Sprintf("after-%d", i), ns, cmName)
+		if err := c.Admin.Create(ctx, d, client.DryRunAll); err != nil {
+			return nil, fmt.Errorf("dry-run create after the outage: %w", err)
+		}
+		res.Stamps++
+		if d.Spec.Template.Annotations[rollout.AnnotationConfigHash] != want {
+			res.StaleStamps++
+		}
+	}
+	stopLoad()
+	<-loadDone
+	res.Load = load.Stats()
+	for _, r := range replicas {
+		if !r.Alive() {
+			res.Exited++
+		}
+		res.Unready += r.Unready()
+	}
+	return res, nil
+}
+
+// waitRolledPair waits until pair i's Deployment carries its ConfigMap's
+// hash.
+func waitRolledPair(ctx context.Context, c *Cluster, ns string, i int, timeout time.Duration) error {
+	return waitRolledRange(ctx, c, ns, i, i+1, timeout)
+}
