@@ -203,18 +203,27 @@ func Checked(idx rules.Index, obj *rules.Object) bool {
 // as unable to judge; the webhook's background audit leaves it off, to say
 // exactly what admission says.
 func Evaluate(engine *rules.Engine, idx rules.Index, objs []*rules.Object, judged bool, workers int) []Finding {
+	return EvaluateEach(engine, idx, len(objs), func(i int) *rules.Object { return objs[i] }, judged, workers)
+}
+
+// EvaluateEach is Evaluate for n objects that get fetches one at a time
+// (nil skips one), so that an index that decodes objects on demand (the
+// webhook's compact cache) holds only those being checked, not all n.
+func EvaluateEach(engine *rules.Engine, idx rules.Index, n int, get func(int) *rules.Object, judged bool, workers int) []Finding {
 	run := engine.NewRun(idx)
-	found := make([][]Finding, len(objs))
+	found := make([][]Finding, n)
 	var next atomic.Int64
 	var wg sync.WaitGroup
-	for range max(1, min(workers, len(objs))) {
+	for range max(1, min(workers, n)) {
 		wg.Go(func() {
 			for {
 				i := int(next.Add(1)) - 1
-				if i >= len(objs) {
+				if i >= n {
 					return
 				}
-				found[i] = check(run, objs[i], judged)
+				if obj := get(i); obj != nil {
+					found[i] = check(run, obj, judged)
+				}
 			}
 		})
 	}

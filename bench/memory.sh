@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The webhook's memory against the size of the cluster (BENCHMARKS.md,
-# section 8): for each cluster size, a base version of gjallar and this
+# section 10): for each cluster size, a base version of gjallar and this
 # checkout serve the same envtest cluster, one after the other at startup
 # and alternating under load, and the table gives for each
 #   - the time from start to ready (/readyz: certificate, synced caches),
@@ -69,7 +69,9 @@ for v in ${VARIANTS:-}; do
   VARENV[head-${v%%:*}]=${v#*:}
 done
 
-rss() { awk '/VmRSS/ {printf "%d\n", $2 * 1024}' "/proc/$1/status"; }
+# %.0f, not %d: mawk caps %d at 2^31-1, which read as 2048 MiB for any larger RSS.
+rss() { awk '/VmRSS/ {printf "%.0f\n", $2 * 1024}' "/proc/$1/status"; }
+hwm() { awk '/VmHWM/ {printf "%.0f\n", $2 * 1024}' "/proc/$1/status"; }
 metric() { curl -sf "http://127.0.0.1:$1/metrics" | awk -v m="$2" '$1 == m {print $2}'; }
 
 echo "## Machine"
@@ -78,8 +80,8 @@ echo "- $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xa
 echo "- $(go version); base $BASE, head $(git rev-parse --short HEAD)$(git diff --quiet || echo '-dirty')"
 echo "- load average at the start: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
-echo "| stacks | objects | server | ready s | idle RSS MiB | idle RSS B/object | live heap MiB | live heap B/object | peak RSS under load MiB | peak B/object | p99 ms at 1000/s |"
-echo "|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+echo "| stacks | objects | server | ready s | peak RSS to ready MiB | idle RSS MiB | idle RSS B/object | live heap MiB | live heap B/object | peak RSS under load MiB | peak B/object | p99 ms at 1000/s |"
+echo "|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 
 for stacks in ${STACKS//,/ }; do
   dir=$WORK/cluster-$stacks
@@ -95,7 +97,7 @@ for stacks in ${STACKS//,/ }; do
   done
   cat "$WORK/cluster-$stacks.log" >&2
 
-  declare -A pid port probe mport pport ready idle live
+  declare -A pid port probe mport pport ready startpeak idle live
   targets=""
   for l in "${LABELS[@]}"; do
     port[$l]=$("$BIN/loadgen" port) probe[$l]=$("$BIN/loadgen" port)
@@ -112,6 +114,7 @@ for stacks in ${STACKS//,/ }; do
     pids+=(${pid[$l]})
     "$BIN/loadgen" wait -timeout 600s -url "http://127.0.0.1:${probe[$l]}/readyz"
     ready[$l]=$(echo "$(date +%s.%N) - $start" | bc)
+    startpeak[$l]=$(hwm "${pid[$l]}")
     # Started one at a time, so each has the machine to itself while it
     # lists the cluster; the restart controller's first sync of every
     # ConfigMap runs after ready, within the idle wait.
@@ -141,13 +144,13 @@ for stacks in ${STACKS//,/ }; do
 
   for l in "${LABELS[@]}"; do
     p99=$(awk -v l="$l" -F'"p99ms":' 'index($0, "\"label\":\"" l "\"") {split($2, a, ","); print a[1]}' "$WORK/load-$stacks.jsonl")
-    awk -v s="$stacks" -v n="$objects" -v l="$l" -v r="${ready[$l]}" -v i="${idle[$l]}" -v h="${live[$l]}" -v p="${peak[$l]}" -v q="$p99" \
-      'BEGIN {printf "| %d | %d | %s | %.1f | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %.2f |\n", s, n, l, r, i/1048576, i/n, h/1048576, h/n, p/1048576, p/n, q}'
+    awk -v s="$stacks" -v n="$objects" -v l="$l" -v r="${ready[$l]}" -v sp="${startpeak[$l]}" -v i="${idle[$l]}" -v h="${live[$l]}" -v p="${peak[$l]}" -v q="$p99" \
+      'BEGIN {printf "| %d | %d | %s | %.1f | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %.2f |\n", s, n, l, r, sp/1048576, i/1048576, i/n, h/1048576, h/n, p/1048576, p/n, q}'
   done
   for l in "${LABELS[@]}"; do kill "${pid[$l]}"; done
   kill "$cluster"
   wait "$cluster" 2>/dev/null || true
-  unset pid port probe mport pport ready idle live peak
+  unset pid port probe mport pport ready startpeak idle live peak
 done
 echo
 echo "Logs and raw load results: $WORK" >&2

@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/time/rate"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/log"
@@ -190,17 +193,32 @@ func (b *BackgroundAudit) settle(ctx context.Context, settle time.Duration, notB
 // the current engine, on this goroutine alone, and syncs the reports.
 func (b *BackgroundAudit) Pass(ctx context.Context) error {
 	start := time.Now()
-	var objs []*rules.Object
+	// Objects are fetched one at a time while they are checked: listing
+	// them all first would decode the whole compact cache at once (about
+	// 550 MiB at 100,000 objects, BENCHMARKS.md section 10).
+	type ref struct {
+		gk schema.GroupKind
+		types.NamespacedName
+	}
+	var refs []ref
 	for _, gk := range b.Index.Kinds() {
-		for _, o := range b.Index.List(gk, "") {
-			if !slices.Contains(b.ExcludedNamespaces, o.Namespace()) && audit.Checked(b.Index, o) {
-				objs = append(objs, o)
+		for _, r := range b.Index.Refs(gk) {
+			if !slices.Contains(b.ExcludedNamespaces, r.Namespace) {
+				refs = append(refs, ref{gk, r})
 			}
 		}
 	}
-	findings := audit.Evaluate(b.Engines.Load(), b.Index, objs, false, 1)
+	var checked atomic.Int64
+	findings := audit.EvaluateEach(b.Engines.Load(), b.Index, len(refs), func(i int) *rules.Object {
+		o := b.Index.Get(refs[i].gk, refs[i].Namespace, refs[i].Name)
+		if o == nil || !audit.Checked(b.Index, o) {
+			return nil // deleted since, or not the audit's
+		}
+		checked.Add(1)
+		return o
+	}, false, 1)
 	auditDuration.WithLabelValues("evaluate").Observe(time.Since(start).Seconds())
-	auditObjects.Set(float64(len(objs)))
+	auditObjects.Set(float64(checked.Load()))
 	auditFindings.Reset()
 	for _, f := range findings {
 		auditFindings.WithLabelValues(f.Object.Namespace, f.Rule, f.Severity.String()).Inc()

@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	toolscache "k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -203,6 +204,22 @@ func decodeItem(item any) *rules.Object {
 		return rules.NewObject(o.Object)
 	}
 	return nil
+}
+
+// Refs names every cached object of gk without decoding any.
+func (idx *ClusterIndex) Refs(gk schema.GroupKind) []types.NamespacedName {
+	k, ok := idx.kinds[gk]
+	if !ok {
+		return nil
+	}
+	keys := k.store.ListKeys()
+	out := make([]types.NamespacedName, 0, len(keys))
+	for _, key := range keys {
+		if ns, name, err := toolscache.SplitMetaNamespaceKey(key); err == nil {
+			out = append(out, types.NamespacedName{Namespace: ns, Name: name})
+		}
+	}
+	return out
 }
 
 // Get implements rules.Index.
