@@ -2,6 +2,7 @@ package webhook_test
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -12,7 +13,9 @@ import (
 
 	admissionv1 "k8s.io/api/admission/v1"
 	admissionv1beta1 "k8s.io/api/admission/v1beta1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	"k8s.io/apimachinery/pkg/types"
 	utiljson "k8s.io/apimachinery/pkg/util/json"
@@ -211,4 +214,136 @@ func FuzzAdmissionReview(f *testing.F) {
 			t.Fatalf("denied without a status saying why")
 		}
 	})
+}
+
+// FuzzAdmissionObject fuzzes what FuzzAdmissionReview's byte mutations
+// rarely reach: well-formed reviews (so the rules run) around arbitrary
+// objects. Every review gets its UID back, a denial says why, and no value
+// of a Secret's data appears in what the API server would show the user.
+func FuzzAdmissionObject(f *testing.F) {
+	raws, err := corpus.ClusterObjects(1)
+	if err != nil {
+		f.Fatal(err)
+	}
+	for i, raw := range raws {
+		f.Add(raw, raws[(i+1)%len(raws)], i%2 == 0)
+		f.Add(raw, []byte(nil), true)
+	}
+	for _, s := range []string{
+		`{"apiVersion":"v1","kind":"Secret","metadata":{"name":"bifrost-config","namespace":"llm"},"stringData":{"config.json":"{\"providers\":{\"openai\":{\"keys\":[{\"name\":\"k\",\"value\":\"sk-live-0123456789abcdef\",\"weight\":1,\"models\":[\"*\"]}]}}}"}}`,
+		`{"apiVersion":"v1","kind":"Secret","metadata":{"name":"s","namespace":"llm"},"data":{"config.json":"eyJwcm92aWRlcnMiOiBbXX0="}}`,
+		`{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c","namespace":"llm"},"data":{"config.json":"{\"providers\": []}"}}`,
+		`{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"d"},"spec":{"template":{"spec":{"containers":[{"name":"bifrost","image":"maximhq/bifrost:v1.3.9","env":"wrong"}]}}}}`,
+		`{"apiVersion":"gateway.networking.k8s.io/v1","kind":"HTTPRoute","metadata":{"name":"r","namespace":"llm"},"spec":{"rules":[{"backendRefs":[{"name":7}]}]}}`,
+		`{"kind":"ConfigMap"}`,
+		`[]`,
+		`"text"`,
+	} {
+		f.Add([]byte(s), []byte(nil), false)
+		f.Add([]byte(s), []byte(s), true)
+	}
+	f.Fuzz(func(t *testing.T, object, old []byte, mutate bool) {
+		h := admissionHandlers(t)[mutate]
+		const uid = types.UID("22222222-0000-4000-8000-000000000000")
+		var meta struct {
+			APIVersion string `json:"apiVersion"`
+			Kind       string `json:"kind"`
+			Metadata   struct {
+				Name      string `json:"name"`
+				Namespace string `json:"namespace"`
+			} `json:"metadata"`
+		}
+		_ = json.Unmarshal(object, &meta)
+		gv, _ := schema.ParseGroupVersion(meta.APIVersion)
+		gvk := metav1.GroupVersionKind{Group: gv.Group, Version: gv.Version, Kind: meta.Kind}
+		req := &admissionv1.AdmissionRequest{
+			UID: uid, Kind: gvk, RequestKind: &gvk, Operation: admissionv1.Create,
+			Name: meta.Metadata.Name, Namespace: meta.Metadata.Namespace,
+			Object: runtime.RawExtension{Raw: asJSON(object)},
+		}
+		if len(old) > 0 {
+			req.Operation = admissionv1.Update
+			req.OldObject = runtime.RawExtension{Raw: asJSON(old)}
+		}
+		body, err := json.Marshal(admissionv1.AdmissionReview{
+			TypeMeta: metav1.TypeMeta{APIVersion: "admission.k8s.io/v1", Kind: "AdmissionReview"},
+			Request:  req,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		httpReq := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(body))
+		httpReq.Header.Set("Content-Type", "application/json")
+		rec := httptest.NewRecorder()
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			h.ServeHTTP(rec, httpReq)
+		}()
+		select {
+		case <-done:
+		case <-time.After(fuzzDeadline):
+			t.Fatalf("no response within %s", fuzzDeadline)
+		}
+		var out admissionv1.AdmissionReview
+		if err := json.Unmarshal(rec.Body.Bytes(), &out); err != nil || out.Response == nil {
+			t.Fatalf("status %d, body is not an AdmissionReview response (%v): %.300s", rec.Code, err, rec.Body.String())
+		}
+		if out.Response.UID != uid {
+			t.Fatalf("response UID %q, request UID %q", out.Response.UID, uid)
+		}
+		if !out.Response.Allowed && (out.Response.Result == nil || out.Response.Result.Message == "") {
+			t.Fatalf("denied without a message saying why")
+		}
+		shown := strings.Join(out.Response.Warnings, "\n")
+		if out.Response.Result != nil {
+			shown += "\n" + out.Response.Result.Message
+		}
+		for _, secret := range secretValues(object) {
+			if strings.Contains(shown, secret) {
+				t.Fatalf("a Secret's data value %q appears in the response:\n%s", secret, shown)
+			}
+		}
+	})
+}
+
+// asJSON is b if it is JSON, else b as a JSON string: a RawExtension must
+// hold JSON for the review to encode.
+func asJSON(b []byte) []byte {
+	if json.Valid(b) {
+		return b
+	}
+	s, _ := json.Marshal(string(b))
+	return s
+}
+
+// secretValues are the values of a Secret's data and stringData long
+// enough that finding one in a message is a leak, not a coincidence.
+func secretValues(object []byte) []string {
+	var s struct {
+		Kind       string            `json:"kind"`
+		Data       map[string]any    `json:"data"`
+		StringData map[string]string `json:"stringData"`
+	}
+	if json.Unmarshal(object, &s) != nil || s.Kind != "Secret" {
+		return nil
+	}
+	var out []string
+	add := func(v string) {
+		if len(strings.TrimSpace(v)) >= 12 {
+			out = append(out, v)
+		}
+	}
+	for _, v := range s.Data {
+		if str, ok := v.(string); ok {
+			add(str)
+			if dec, err := base64.StdEncoding.DecodeString(str); err == nil {
+				add(string(dec))
+			}
+		}
+	}
+	for _, v := range s.StringData {
+		add(v)
+	}
+	return out
 }
