@@ -1,9 +1,8 @@
 // Package faults puts gjallar's webhook through the faults of a real
 // cluster while admission load runs, and counts what fails: rolling
-// restarts, leader failover, API server outages, overload, certificate
-// rotation and hostile clients. The Go tests in this package run each
-// scenario briefly (CI); bench/cmd/faults runs them longer and prints the
-// figures of RELIABILITY.md.
+// restarts, leader failover and API server outages. The Go tests in this
+// package run each scenario (CI runs them); `go test -v ./bench/faults`
+// prints the figures RELIABILITY.md gives.
 //
 // The cluster is as close to a real one as this machine allows: etcd and
 // two kube-apiservers (an HA control plane) from the envtest binaries, with
