@@ -161,7 +161,8 @@ func startReplica(ctx context.Context, kubeconfig []byte, certDir string, probeP
 		"--host", "127.0.0.1", "--port", fmt.Sprint(freePort()), "--cert-dir", certDir,
 		"--namespace", gjallarNS, "--extra-dns-names", "localhost",
 		"--config", suite.configFile, "--reload-interval", "200ms", "--policy", suite.policyDir,
-		"--metrics-bind-address", "0", "--health-probe-bind-address", fmt.Sprintf("127.0.0.1:%d", probePort))
+		"--metrics-bind-address", "0", "--health-probe-bind-address", fmt.Sprintf("127.0.0.1:%d", probePort),
+		"--watch-secrets") // as the in-process replica: whichever leads rolls on Secret changes
 	cmd.Stdout, cmd.Stderr = suite.replicaLogs, suite.replicaLogs
 	return cmd.Start()
 }
@@ -235,7 +236,9 @@ func startGjallar(ctx context.Context, cfg *rest.Config, kubeconfig []byte) erro
 		ValidatingName: "gjallar", MutatingName: "gjallar",
 		MetricsAddr: fmt.Sprintf("127.0.0.1:%d", suite.metricsPort), ProbeAddr: fmt.Sprintf("127.0.0.1:%d", probes[0]),
 		LeaderElect: true,
-		OnIndex:     func(i *webhook.ClusterIndex) { indexes <- i },
+		// secrets_test.go: the restart controller rolls on Secret changes.
+		WatchSecrets: true,
+		OnIndex:      func(i *webhook.ClusterIndex) { indexes <- i },
 		Extensions: func(cfg *rules.Config) ([]rules.Extension, error) {
 			set, err := policies.Load(policies.Options{Builtin: true, Paths: []string{suite.policyDir}, Config: cfg, Timeout: 2 * time.Second, NoNetwork: true})
 			if err != nil {

@@ -77,6 +77,9 @@ func (r *RestartController) RunTerm(ctx context.Context, c cache.Cache) error {
 	ctl, err := controller.NewTypedUnmanaged[restartKey]("gjallar-config-restart", controller.TypedOptions[restartKey]{
 		Reconciler:         r,
 		SkipNameValidation: ptr.To(true), // one controller per term, all of the same name
+		// An unmanaged controller has no logger of its own: without this its
+		// reconciles log nothing, the rolls included.
+		Logger: log.FromContext(ctx),
 	})
 	if err != nil {
 		return err

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/go-logr/logr"
 	"gomodules.xyz/jsonpatch/v2"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -239,6 +240,9 @@ func (s *secretReads) get(name string) *rules.Object {
 	u.SetGroupVersionKind(secretGVK)
 	ctx, cancel := context.WithTimeout(s.ctx, secretReadTimeout)
 	defer cancel()
+	// client-go logs response bodies at V(8) to the context's logger, and
+	// a Secret's body is its values: this read logs nothing.
+	ctx = log.IntoContext(ctx, logr.Discard())
 	err := s.watch.Reader.Get(ctx, client.ObjectKey{Namespace: s.namespace, Name: name}, u)
 	switch {
 	case apierrors.IsNotFound(err):

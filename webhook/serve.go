@@ -194,6 +194,17 @@ func (s *admissionServer) draining2close(h http.Handler) http.Handler {
 // than queueing until the API server gives up on the call.
 func (s *admissionServer) bounded(name string, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// The body is read before a slot is taken: a caller that sends it a
+		// byte at a time then holds only its connection (closed at
+		// readTimeout), not one of the MaxInFlight evaluations. One byte
+		// over the limit is kept, so the handler still refuses it as too
+		// large.
+		body, err := io.ReadAll(io.LimitReader(r.Body, maxReviewBytes+1))
+		if err != nil {
+			http.Error(w, "reading the request body: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
 		wait := s.Limits.QueueWait
 		if t, err := time.ParseDuration(r.URL.Query().Get("timeout")); err == nil && t > 0 {
 			wait = min(wait, t/2)
