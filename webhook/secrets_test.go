@@ -18,9 +18,9 @@ import (
 	"github.com/gjallar-dev/gjallar/webhook"
 )
 
-// secretValues are what the test's Secrets hold, before and after the data
+// rollSecretValues are what the test's Secrets hold, before and after the data
 // change; none may ever appear in a log or an event.
-var secretValues = []string{"sk-live-rollme-0000FIRST", "sk-live-rollme-1111SECOND"}
+var rollSecretValues = []string{"sk-live-rollme-0000FIRST", "sk-live-rollme-1111SECOND"}
 
 // secretHashOf is the secret hash of one Secret as the API server holds
 // it: its name and its data (base64, as stored).
@@ -99,7 +99,7 @@ func TestSecretChangeRollsOnce(t *testing.T) {
 	secrets := map[string]*corev1.Secret{}
 	for _, name := range []string{"env-key", "envfrom-creds", "volume-creds", "openai"} {
 		s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
-			Data: map[string][]byte{"key": []byte(secretValues[0])}}
+			Data: map[string][]byte{"key": []byte(rollSecretValues[0])}}
 		if err := suite.client.Create(ctx, s); err != nil {
 			t.Fatalf("create Secret %s: %v", name, err)
 		}
@@ -141,7 +141,7 @@ func TestSecretChangeRollsOnce(t *testing.T) {
 
 	// Data: each covered workload rolls once, to the new hash.
 	for _, s := range secrets {
-		s.Data = map[string][]byte{"key": []byte(secretValues[1])}
+		s.Data = map[string][]byte{"key": []byte(rollSecretValues[1])}
 		if err := suite.client.Update(ctx, s); err != nil {
 			t.Fatal(err)
 		}
@@ -198,7 +198,7 @@ func TestSecretChangeRollsOnce(t *testing.T) {
 	t.Logf("%d workloads rolled once each, %d events in the namespace", rolls, len(events.Items))
 
 	var leaks []string
-	for _, v := range secretValues {
+	for _, v := range rollSecretValues {
 		leaks = append(leaks, v, base64.StdEncoding.EncodeToString([]byte(v)))
 	}
 	texts := map[string]string{"logs": suite.logs.String(), "second replica's logs": suite.replicaLogs.String()}
