@@ -94,7 +94,11 @@ func TestCacheKeepsWhatRulesRead(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitIndexed(t, "Deployment.apps", ns.Name, d.Name, d.ResourceVersion)
-	if _, v, _ := suite.index.Version(deployments); v == created {
+	// The informer stores the object before its handlers count the change.
+	if err := waitFor(10*time.Second, func() bool {
+		_, v, _ := suite.index.Version(deployments)
+		return v != created
+	}); err != nil {
 		t.Error("a spec change left the Deployments' version unchanged")
 	}
 
