@@ -79,21 +79,14 @@ func CertRotation(ctx context.Context, c *Cluster, o CertRotationOptions, logf f
 	}
 	args := []string{"--ca-validity", o.Validity.String(), "--cert-validity", o.Validity.String(),
 		"--cert-renew-before", o.RenewBefore.String(), "--cert-check-interval", o.CheckInterval.String()}
-	var replicas []*Replica
-	defer func() {
-		for _, r := range replicas {
-			if r.Alive() {
-				r.Kill()
-			}
-		}
-	}()
-	for i := range 2 {
-		r, err := c.StartReplica(ctx, fmt.Sprintf("rotation-%d", i+1), nil, args...)
-		if err != nil {
+	set := &replicaSet{c: c, prefix: "rotation", args: args}
+	defer set.killRunning()
+	for range 2 {
+		if _, err := set.start(ctx); err != nil {
 			return nil, err
 		}
-		replicas = append(replicas, r)
 	}
+	replicas := set.all
 	for _, r := range replicas {
 		if err := r.WaitReady(60 * time.Second); err != nil {
 			return nil, err

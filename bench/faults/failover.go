@@ -65,27 +65,11 @@ type FailoverResult struct {
 // Deployment must be rolled exactly once per round.
 func Failover(ctx context.Context, c *Cluster, o FailoverOptions, logf func(string, ...any)) (*FailoverResult, error) {
 	args := append([]string{"--shutdown-delay", "0s"}, o.Lease.args()...)
-	var all []*Replica
-	defer func() {
-		for _, r := range all {
-			if r.Alive() {
-				r.Kill()
-			}
-		}
-	}()
-	n := 0
-	start := func() (*Replica, error) {
-		n++
-		r, err := c.StartReplica(ctx, fmt.Sprintf("failover-%d", n), nil, args...)
-		if err != nil {
-			return nil, err
-		}
-		all = append(all, r)
-		return r, r.WaitReady(60 * time.Second)
-	}
+	set := &replicaSet{c: c, prefix: "failover", args: args}
+	defer set.killRunning()
 	live := []*Replica{}
 	for range 2 {
-		r, err := start()
+		r, err := set.startReady(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -99,14 +83,11 @@ func Failover(ctx context.Context, c *Cluster, o FailoverOptions, logf func(stri
 	if err != nil {
 		return nil, err
 	}
-	load, err := NewLoad(ctx, c, o.Rate)
+	load, stopLoad, err := StartLoad(ctx, c, o.Rate)
 	if err != nil {
 		return nil, err
 	}
-	loadCtx, stopLoad := context.WithCancel(ctx)
-	loadDone := make(chan struct{})
-	go func() { load.Run(loadCtx); close(loadDone) }()
-	defer func() { stopLoad(); <-loadDone }()
+	defer stopLoad()
 
 	res := &FailoverResult{}
 	for round := 1; round <= o.Kills; round++ {
@@ -130,7 +111,7 @@ func Failover(ctx context.Context, c *Cluster, o FailoverOptions, logf func(stri
 				rest = append(rest, r)
 			}
 		}
-		repl, err := start()
+		repl, err := set.startReady(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -162,7 +143,6 @@ func Failover(ctx context.Context, c *Cluster, o FailoverOptions, logf func(stri
 			round, leader.Name, o.Pairs, fr.Settled.Round(time.Millisecond), res.Missed, res.Double, load.Stats())
 	}
 	stopLoad()
-	<-loadDone
 	res.Load = load.Stats()
 	return res, nil
 }

@@ -128,6 +128,19 @@ func HashOf(cm *corev1.ConfigMap) string {
 	return rollout.ConfigHash([]*rules.Object{rules.NewObject(content)})
 }
 
+// StartLoad prepares a Load and runs it in the background; stop ends it
+// and waits for the answers of the requests sent.
+func StartLoad(ctx context.Context, c *Cluster, rate float64) (load *Load, stop func(), err error) {
+	load, err = NewLoad(ctx, c, rate)
+	if err != nil {
+		return nil, nil, err
+	}
+	loadCtx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { load.Run(loadCtx); close(done) }()
+	return load, func() { cancel(); <-done }, nil
+}
+
 // Run sends requests until ctx ends, then waits for the answers.
 func (l *Load) Run(ctx context.Context) {
 	var wg sync.WaitGroup

@@ -50,21 +50,10 @@ type OutageResult struct {
 // other one meanwhile, and starts it again.
 func Outage(ctx context.Context, c *Cluster, o OutageOptions, logf func(string, ...any)) (*OutageResult, error) {
 	args := append([]string{"--shutdown-delay", "0s"}, o.Lease.args()...)
-	var replicas []*Replica
-	defer func() {
-		for _, r := range replicas {
-			if r.Alive() {
-				r.Kill()
-			}
-		}
-	}()
-	for i := range 2 {
-		r, err := c.StartReplica(ctx, fmt.Sprintf("outage-%d", i+1), nil, args...)
-		if err != nil {
-			return nil, err
-		}
-		replicas = append(replicas, r)
-		if err := r.WaitReady(60 * time.Second); err != nil {
+	set := &replicaSet{c: c, prefix: "outage", args: args}
+	defer set.killRunning()
+	for range 2 {
+		if _, err := set.startReady(ctx); err != nil {
 			return nil, err
 		}
 	}
@@ -72,6 +61,7 @@ func Outage(ctx context.Context, c *Cluster, o OutageOptions, logf func(string, 
 	if err := setupPairs(ctx, c, ns, 2); err != nil {
 		return nil, err
 	}
+	replicas := set.all
 	if _, err := waitLeader(replicas, 3*o.Lease.LeaseDuration+30*time.Second); err != nil {
 		return nil, err
 	}
@@ -79,14 +69,11 @@ func Outage(ctx context.Context, c *Cluster, o OutageOptions, logf func(string, 
 	if err != nil {
 		return nil, err
 	}
-	load, err := NewLoad(ctx, c, o.Rate)
+	load, stopLoad, err := StartLoad(ctx, c, o.Rate)
 	if err != nil {
 		return nil, err
 	}
-	loadCtx, stopLoad := context.WithCancel(ctx)
-	loadDone := make(chan struct{})
-	go func() { load.Run(loadCtx); close(loadDone) }()
-	defer func() { stopLoad(); <-loadDone }()
+	defer stopLoad()
 	sleep(ctx, 2*time.Second)
 
 	res := &OutageResult{}
@@ -141,7 +128,6 @@ func Outage(ctx context.Context, c *Cluster, o OutageOptions, logf func(string, 
 		}
 	}
 	stopLoad()
-	<-loadDone
 	res.Load = load.Stats()
 	for _, r := range replicas {
 		if !r.Alive() {

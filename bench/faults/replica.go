@@ -418,3 +418,41 @@ func (b *SyncBuffer) Tail(n int) string {
 	lines := strings.Split(strings.TrimRight(b.String(), "\n"), "\n")
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
+
+// replicaSet starts the replicas of one scenario, named prefix-1,
+// prefix-2, ... with the same flags, and kills those still running when
+// the scenario ends.
+type replicaSet struct {
+	c      *Cluster
+	prefix string
+	args   []string
+	all    []*Replica
+}
+
+// start starts the next replica without waiting for it to be ready.
+func (s *replicaSet) start(ctx context.Context) (*Replica, error) {
+	r, err := s.c.StartReplica(ctx, fmt.Sprintf("%s-%d", s.prefix, len(s.all)+1), nil, s.args...)
+	if err != nil {
+		return nil, err
+	}
+	s.all = append(s.all, r)
+	return r, nil
+}
+
+// startReady starts the next replica and waits until it is ready.
+func (s *replicaSet) startReady(ctx context.Context) (*Replica, error) {
+	r, err := s.start(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return r, r.WaitReady(60 * time.Second)
+}
+
+// killRunning kills every replica still running.
+func (s *replicaSet) killRunning() {
+	for _, r := range s.all {
+		if r.Alive() {
+			r.Kill()
+		}
+	}
+}

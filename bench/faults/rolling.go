@@ -2,7 +2,6 @@ package faults
 
 import (
 	"context"
-	"fmt"
 	"time"
 )
 
@@ -33,49 +32,29 @@ type RollingResult struct {
 func RollingRestart(ctx context.Context, c *Cluster, o RollingOptions, logf func(string, ...any)) (*RollingResult, error) {
 	res := &RollingResult{Grace: o.ShutdownDelay + 5*time.Second + 10*time.Second}
 	args := []string{"--shutdown-delay", o.ShutdownDelay.String(), "--shutdown-timeout", "5s"}
-	var replicas []*Replica
-	defer func() {
-		for _, r := range replicas {
-			if r.Alive() {
-				r.Kill()
-			}
-		}
-	}()
-	n := 0
-	start := func() (*Replica, error) {
-		n++
-		r, err := c.StartReplica(ctx, fmt.Sprintf("rolling-%d", n), nil, args...)
-		if err != nil {
-			return nil, err
-		}
-		replicas = append(replicas, r)
-		return r, r.WaitReady(60 * time.Second)
-	}
+	set := &replicaSet{c: c, prefix: "rolling", args: args}
+	defer set.killRunning()
 	current := make([]*Replica, 2)
 	for i := range current {
-		r, err := start()
+		r, err := set.startReady(ctx)
 		if err != nil {
 			return nil, err
 		}
 		current[i] = r
 	}
-	load, err := NewLoad(ctx, c, o.Rate)
+	load, stopLoad, err := StartLoad(ctx, c, o.Rate)
 	if err != nil {
 		return nil, err
 	}
-	loadCtx, stopLoad := context.WithCancel(ctx)
-	loadDone := make(chan struct{})
-	go func() { load.Run(loadCtx); close(loadDone) }()
 	sleep(ctx, o.Settle)
 	for round := range o.Rounds {
 		for i, old := range current {
 			exit := old.Terminate(res.Grace)
 			res.Exits = append(res.Exits, exit)
 			logf("round %d: %s exited with %d after %s (killed: %v); %s", round+1, old.Name, exit.Code, exit.After.Round(time.Millisecond), exit.Killed, load.Stats())
-			r, err := start()
+			r, err := set.startReady(ctx)
 			if err != nil {
 				stopLoad()
-				<-loadDone
 				return nil, err
 			}
 			current[i] = r
@@ -83,7 +62,6 @@ func RollingRestart(ctx context.Context, c *Cluster, o RollingOptions, logf func
 		}
 	}
 	stopLoad()
-	<-loadDone
 	res.Load = load.Stats()
 	return res, nil
 }
