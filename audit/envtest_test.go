@@ -98,11 +98,11 @@ func runSuite(m *testing.M) int {
 // server's certificates there, so it can be stopped and started again
 // with the same identity.
 func startControlPlane(dir, certDir string) (*envtest.Environment, *rest.Config, string, error) {
-	gateway, err := moduleDir("sigs.k8s.io/gateway-api")
+	gateway, err := envtestbin.ModuleDir("sigs.k8s.io/gateway-api")
 	if err != nil {
 		return nil, nil, "", err
 	}
-	openReports, err := moduleDir("github.com/openreports/reports-api")
+	openReports, err := envtestbin.ModuleDir("github.com/openreports/reports-api")
 	if err != nil {
 		return nil, nil, "", err
 	}
@@ -148,14 +148,6 @@ func requireEnv(t *testing.T) {
 	if !suite.available {
 		t.Skip("no envtest binaries (tools/envtest-bins.sh builds them)")
 	}
-}
-
-func moduleDir(mod string) (string, error) {
-	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", mod).Output()
-	if err != nil {
-		return "", fmt.Errorf("go list -m %s: %w", mod, err)
-	}
-	return strings.TrimSpace(string(out)), nil
 }
 
 // apply creates the YAML documents (namespaces first) with c.

@@ -80,7 +80,7 @@ func runSuite(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "webhook: no kube-apiserver/etcd (run tools/envtest-bins.sh, or set KUBEBUILDER_ASSETS); envtest suites skip")
 		return m.Run()
 	}
-	gatewayCRDs, err := moduleDir("sigs.k8s.io/gateway-api")
+	gatewayCRDs, err := envtestbin.ModuleDir("sigs.k8s.io/gateway-api")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -124,14 +124,6 @@ func requireEnv(t *testing.T) {
 	if !suite.available {
 		t.Skip("no envtest binaries (tools/envtest-bins.sh builds them)")
 	}
-}
-
-func moduleDir(mod string) (string, error) {
-	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", mod).Output()
-	if err != nil {
-		return "", fmt.Errorf("go list -m %s: %w", mod, err)
-	}
-	return strings.TrimSpace(string(out)), nil
 }
 
 func freePort() int {

@@ -1,13 +1,27 @@
-// Package envtestbin finds the kube-apiserver and etcd binaries that
-// tools/envtest-bins.sh builds, for the webhook tests and the benchmark's
-// control plane.
+// Package envtestbin finds what a test control plane needs: the
+// kube-apiserver and etcd binaries that tools/envtest-bins.sh builds, and
+// the Go modules that ship CRDs (the Gateway API's), for the webhook and
+// audit tests and the benchmark's control plane.
 package envtestbin
 
 import (
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
+	"strings"
 )
+
+// ModuleDir is where the Go module mod is on disk (go list -m), for the
+// CRDs it ships.
+func ModuleDir(mod string) (string, error) {
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", mod).Output()
+	if err != nil {
+		return "", fmt.Errorf("go list -m %s: %w", mod, err)
+	}
+	return strings.TrimSpace(string(out)), nil
+}
 
 // Dir returns KUBEBUILDER_ASSETS when set, else the newest complete build
 // in the cache (GJALLAR_CACHE, default ~/.cache/gjallar), else "".
