@@ -187,6 +187,27 @@ type Versioned interface {
 	Version(kinds []schema.GroupKind) (scope any, version uint64, ok bool)
 }
 
+// Walker is an Index that can hand its objects over one at a time: one
+// that decodes objects on demand (the webhook's compact cache) then need
+// not hold a whole kind decoded at once, as a List would.
+type Walker interface {
+	// Walk calls fn for every object List would return, in no set order.
+	Walk(gk schema.GroupKind, namespace string, fn func(*Object))
+}
+
+// Each calls fn for every object of gk in namespace ("" all), one at a
+// time where idx is a Walker. A fact computed over a whole kind should
+// keep what it needs of each object (names, numbers), not the objects.
+func Each(idx Index, gk schema.GroupKind, namespace string, fn func(*Object)) {
+	if w, ok := idx.(Walker); ok {
+		w.Walk(gk, namespace, fn)
+		return
+	}
+	for _, o := range idx.List(gk, namespace) {
+		fn(o)
+	}
+}
+
 // Overlay shows obj in place of whatever base holds under its name: the
 // webhook checks the incoming version of an object against a cache that
 // still holds the old one (or none).
@@ -246,6 +267,19 @@ func (o overlay) Kinds() []schema.GroupKind {
 	out := append(append([]schema.GroupKind(nil), kinds...), o.obj.gk)
 	sortKinds(out)
 	return out
+}
+
+func (o overlay) Walk(gk schema.GroupKind, namespace string, fn func(*Object)) {
+	if gk != o.obj.gk || (namespace != "" && namespace != o.obj.ref.Namespace) {
+		Each(o.base, gk, namespace, fn)
+		return
+	}
+	Each(o.base, gk, namespace, func(x *Object) {
+		if x.ref.Namespace != o.obj.ref.Namespace || x.ref.Name != o.obj.ref.Name {
+			fn(x)
+		}
+	})
+	fn(o.obj)
 }
 
 func (o overlay) List(gk schema.GroupKind, namespace string) []*Object {

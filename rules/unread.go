@@ -64,6 +64,11 @@ func (t *readTracker) List(gk schema.GroupKind, namespace string) []*Object {
 	return t.base.List(gk, namespace)
 }
 
+func (t *readTracker) Walk(gk schema.GroupKind, namespace string, fn func(*Object)) {
+	t.note(gk)
+	Each(t.base, gk, namespace, fn)
+}
+
 func (t *readTracker) Kinds() []schema.GroupKind { return t.base.Kinds() }
 
 // HasNamespace, Serves and Version keep the base's answers, so a rule sees

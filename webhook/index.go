@@ -241,19 +241,7 @@ func (idx *ClusterIndex) Get(gk schema.GroupKind, namespace, name string) *rules
 
 // List implements rules.Index.
 func (idx *ClusterIndex) List(gk schema.GroupKind, namespace string) []*rules.Object {
-	k, ok := idx.kinds[gk]
-	if !ok {
-		return nil
-	}
-	var items []any
-	if namespace == "" {
-		items = k.store.List()
-	} else {
-		var err error
-		if items, err = k.store.ByIndex(toolscache.NamespaceIndex, namespace); err != nil {
-			return nil
-		}
-	}
+	items := idx.items(gk, namespace)
 	out := make([]*rules.Object, 0, len(items))
 	for _, item := range items {
 		if o := idx.object(item); o != nil {
@@ -261,6 +249,33 @@ func (idx *ClusterIndex) List(gk schema.GroupKind, namespace string) []*rules.Ob
 		}
 	}
 	return out
+}
+
+// Walk implements rules.Walker: each object is decoded when its turn comes
+// and, beyond the decoded-object bound, can be collected after fn returns,
+// so a fact over a whole kind holds one object decoded, not the kind.
+func (idx *ClusterIndex) Walk(gk schema.GroupKind, namespace string, fn func(*rules.Object)) {
+	for _, item := range idx.items(gk, namespace) {
+		if o := idx.object(item); o != nil {
+			fn(o)
+		}
+	}
+}
+
+// items are the stored (compact) objects of gk in namespace ("" all).
+func (idx *ClusterIndex) items(gk schema.GroupKind, namespace string) []any {
+	k, ok := idx.kinds[gk]
+	if !ok {
+		return nil
+	}
+	if namespace == "" {
+		return k.store.List()
+	}
+	items, err := k.store.ByIndex(toolscache.NamespaceIndex, namespace)
+	if err != nil {
+		return nil
+	}
+	return items
 }
 
 // Version implements rules.Versioned: the sum of the kinds' event counts,

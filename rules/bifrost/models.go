@@ -25,13 +25,13 @@ func KnownProviders(c *rules.Context, obj *rules.Object, extra []string) map[str
 	declared := c.SharedOverBase("bifrost-declared-providers", ConfigKinds, func(idx rules.Index) any {
 		by := map[string][]rules.ObjectRef{} // provider -> the configs declaring it
 		for _, gk := range ConfigKinds {
-			for _, o := range idx.List(gk, "") {
+			rules.Each(idx, gk, "", func(o *rules.Object) {
 				set := map[string]bool{}
 				addDeclaredProviders(set, o)
 				for p := range set {
 					by[p] = append(by[p], o.Ref())
 				}
-			}
+			})
 		}
 		return by
 	}).(map[string][]rules.ObjectRef)

@@ -19,14 +19,14 @@ func Readers(c *rules.Context, obj *rules.Object) []Container {
 	readers := c.SharedOver("bifrost-config-readers", rules.PodTemplateKinds, func() any {
 		out := map[readerKey][]Container{}
 		for _, gk := range rules.PodTemplateKinds {
-			for _, w := range c.Index.List(gk, "") {
+			rules.Each(c.Index, gk, "", func(w *rules.Object) {
 				t, err := w.PodTemplate()
 				if err != nil || t == nil {
-					continue
+					return
 				}
 				ctrs := Containers(t)
 				if len(ctrs) == 0 {
-					continue
+					return
 				}
 				for _, v := range t.Spec.Volumes {
 					switch {
@@ -49,7 +49,7 @@ func Readers(c *rules.Context, obj *rules.Object) []Container {
 						}
 					}
 				}
-			}
+			})
 		}
 		return out
 	}).(map[readerKey][]Container)

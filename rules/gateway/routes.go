@@ -294,10 +294,10 @@ type routeHosts struct {
 // routesByHost indexes the run's HTTPRoutes once.
 func routesByHost(c *rules.Context) *routeHosts {
 	return c.SharedOver("httproutes-by-host", []schema.GroupKind{HTTPRouteKind}, func() any {
-		routes := c.Index.List(HTTPRouteKind, "")
-		rh := &routeHosts{routes: make([]routeName, len(routes)), exact: map[string][]int{}, byParent: map[string][]int{}}
-		for i, route := range routes {
-			rh.routes[i] = routeName{route.Namespace(), route.Name()}
+		rh := &routeHosts{exact: map[string][]int{}, byParent: map[string][]int{}}
+		rules.Each(c.Index, HTTPRouteKind, "", func(route *rules.Object) {
+			i := len(rh.routes)
+			rh.routes = append(rh.routes, routeName{route.Namespace(), route.Name()})
 			names := Hostnames(route)
 			if len(names) == 0 {
 				for _, p := range Parents(route) {
@@ -306,7 +306,7 @@ func routesByHost(c *rules.Context) *routeHosts {
 						rh.byParent[k] = appendOnce(rh.byParent[k], i)
 					}
 				}
-				continue
+				return
 			}
 			for _, h := range names {
 				h = strings.ToLower(h)
@@ -316,7 +316,7 @@ func routesByHost(c *rules.Context) *routeHosts {
 					rh.exact[h] = appendOnce(rh.exact[h], i)
 				}
 			}
-		}
+		})
 		return rh
 	}).(*routeHosts)
 }
