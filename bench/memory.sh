@@ -4,6 +4,9 @@
 # checkout serve the same envtest cluster, one after the other at startup
 # and alternating under load, and the table gives for each
 #   - the time from start to ready (/readyz: certificate, synced caches),
+#   - the peak resident memory (VmHWM) up to ready, and up to idle (the
+#     background audit's first pass and the restart controller's first sync
+#     run in between),
 #   - resident memory (VmRSS) once idle, and the live heap after a forced
 #     collection,
 #   - the highest resident memory while loadgen sends 1,000 requests/s,
@@ -80,8 +83,8 @@ echo "- $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xa
 echo "- $(go version); base $BASE, head $(git rev-parse --short HEAD)$(git diff --quiet || echo '-dirty')"
 echo "- load average at the start: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
-echo "| stacks | objects | server | ready s | peak RSS to ready MiB | idle RSS MiB | idle RSS B/object | live heap MiB | live heap B/object | peak RSS under load MiB | peak B/object | p99 ms at 1000/s |"
-echo "|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+echo "| stacks | objects | server | ready s | peak RSS to ready MiB | peak RSS to idle MiB | idle RSS MiB | idle RSS B/object | live heap MiB | live heap B/object | peak RSS under load MiB | peak B/object | p99 ms at 1000/s |"
+echo "|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 
 for stacks in ${STACKS//,/ }; do
   dir=$WORK/cluster-$stacks
@@ -97,7 +100,7 @@ for stacks in ${STACKS//,/ }; do
   done
   cat "$WORK/cluster-$stacks.log" >&2
 
-  declare -A pid port probe mport pport ready startpeak idle live
+  declare -A pid port probe mport pport ready startpeak idlepeak idle live
   targets=""
   for l in "${LABELS[@]}"; do
     port[$l]=$("$BIN/loadgen" port) probe[$l]=$("$BIN/loadgen" port)
@@ -120,6 +123,7 @@ for stacks in ${STACKS//,/ }; do
     # ConfigMap runs after ready, within the idle wait.
     sleep "$IDLE"
     idle[$l]=$(rss "${pid[$l]}")
+    idlepeak[$l]=$(hwm "${pid[$l]}")
     curl -sf "http://127.0.0.1:${pport[$l]}/debug/pprof/heap?gc=1" >/dev/null
     live[$l]=$(metric "${mport[$l]}" go_memstats_heap_alloc_bytes)
     targets+="${targets:+,}$l=https://127.0.0.1:${port[$l]}"
@@ -144,13 +148,13 @@ for stacks in ${STACKS//,/ }; do
 
   for l in "${LABELS[@]}"; do
     p99=$(awk -v l="$l" -F'"p99ms":' 'index($0, "\"label\":\"" l "\"") {split($2, a, ","); print a[1]}' "$WORK/load-$stacks.jsonl")
-    awk -v s="$stacks" -v n="$objects" -v l="$l" -v r="${ready[$l]}" -v sp="${startpeak[$l]}" -v i="${idle[$l]}" -v h="${live[$l]}" -v p="${peak[$l]}" -v q="$p99" \
-      'BEGIN {printf "| %d | %d | %s | %.1f | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %.2f |\n", s, n, l, r, sp/1048576, i/1048576, i/n, h/1048576, h/n, p/1048576, p/n, q}'
+    awk -v s="$stacks" -v n="$objects" -v l="$l" -v r="${ready[$l]}" -v sp="${startpeak[$l]}" -v ip="${idlepeak[$l]}" -v i="${idle[$l]}" -v h="${live[$l]}" -v p="${peak[$l]}" -v q="$p99" \
+      'BEGIN {printf "| %d | %d | %s | %.1f | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %.2f |\n", s, n, l, r, sp/1048576, ip/1048576, i/1048576, i/n, h/1048576, h/n, p/1048576, p/n, q}'
   done
   for l in "${LABELS[@]}"; do kill "${pid[$l]}"; done
   kill "$cluster"
   wait "$cluster" 2>/dev/null || true
-  unset pid port probe mport pport ready startpeak idle live peak
+  unset pid port probe mport pport ready startpeak idlepeak idle live peak
 done
 echo
 echo "Logs and raw load results: $WORK" >&2

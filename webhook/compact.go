@@ -64,6 +64,9 @@ func encodeCompact(buf []byte, v any) ([]byte, error) {
 	case int32:
 		return binary.AppendVarint(append(buf, tagInt), int64(x)), nil
 	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return nil, fmt.Errorf("%v is not a JSON number", x)
+		}
 		return binary.LittleEndian.AppendUint64(append(buf, tagFloat), math.Float64bits(x)), nil
 	case json.Number:
 		// What a decoder told to keep numbers as text yields: stored as the
@@ -173,6 +176,12 @@ func (d *compactDecoder) value(depth int) any {
 		}
 		f := math.Float64frombits(binary.LittleEndian.Uint64(d.b[d.off:]))
 		d.off += 8
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			// No JSON value decodes to these, so the bytes are not ours
+			// (and NaN would defeat every comparison a rule makes).
+			d.err = errCorrupt
+			return nil
+		}
 		return f
 	case tagString:
 		return d.string()
