@@ -241,6 +241,9 @@ func (idx *ClusterIndex) Get(gk schema.GroupKind, namespace, name string) *rules
 
 // List implements rules.Index.
 func (idx *ClusterIndex) List(gk schema.GroupKind, namespace string) []*rules.Object {
+	if _, ok := idx.kinds[gk]; !ok {
+		return nil // a kind not cached lists as nothing, not as empty
+	}
 	items := idx.items(gk, namespace)
 	out := make([]*rules.Object, 0, len(items))
 	for _, item := range items {
