@@ -45,7 +45,15 @@ func TestCacheKeepsWhatRulesRead(t *testing.T) {
 	}
 	waitIndexed(t, "Deployment.apps", ns.Name, d.Name, d.ResourceVersion)
 	deployments := []schema.GroupKind{rules.DeploymentKind}
-	_, created, _ := suite.index.Version(deployments)
+	// The informer stores the object before its handlers count the change:
+	// take the version once it has settled.
+	var created uint64
+	waitFor(10*time.Second, func() bool {
+		_, before, _ := suite.index.Version(deployments)
+		time.Sleep(200 * time.Millisecond)
+		_, created, _ = suite.index.Version(deployments)
+		return before == created && created > 0
+	})
 	d.Status = appsv1.DeploymentStatus{Replicas: 1, UpdatedReplicas: 1, ObservedGeneration: d.Generation}
 	if err := suite.client.Status().Update(ctx, d); err != nil {
 		t.Fatal(err)
