@@ -187,23 +187,7 @@ func FuzzAdmissionReview(f *testing.F) {
 	reviewSeeds(f)
 	f.Fuzz(func(t *testing.T, body []byte, mutate bool) {
 		h := admissionHandlers(t)[mutate]
-		req := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		rec := httptest.NewRecorder()
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			h.ServeHTTP(rec, req)
-		}()
-		select {
-		case <-done:
-		case <-time.After(fuzzDeadline):
-			t.Fatalf("no response within %s", fuzzDeadline)
-		}
-		var out admissionv1.AdmissionReview
-		if err := json.Unmarshal(rec.Body.Bytes(), &out); err != nil || out.Response == nil {
-			t.Fatalf("status %d, body is not an AdmissionReview response (%v): %.300s", rec.Code, err, rec.Body.String())
-		}
+		rec, out := postReview(t, h, body)
 		if rec.Code != http.StatusOK {
 			t.Fatalf("HTTP status %d: the API server needs 200 with the verdict inside", rec.Code)
 		}
@@ -272,23 +256,7 @@ func FuzzAdmissionObject(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		httpReq := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(body))
-		httpReq.Header.Set("Content-Type", "application/json")
-		rec := httptest.NewRecorder()
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			h.ServeHTTP(rec, httpReq)
-		}()
-		select {
-		case <-done:
-		case <-time.After(fuzzDeadline):
-			t.Fatalf("no response within %s", fuzzDeadline)
-		}
-		var out admissionv1.AdmissionReview
-		if err := json.Unmarshal(rec.Body.Bytes(), &out); err != nil || out.Response == nil {
-			t.Fatalf("status %d, body is not an AdmissionReview response (%v): %.300s", rec.Code, err, rec.Body.String())
-		}
+		_, out := postReview(t, h, body)
 		if out.Response.UID != uid {
 			t.Fatalf("response UID %q, request UID %q", out.Response.UID, uid)
 		}
@@ -346,4 +314,28 @@ func secretValues(object []byte) []string {
 		add(v)
 	}
 	return out
+}
+
+// postReview posts body to h and returns the answer, which must come
+// within fuzzDeadline and be an AdmissionReview with a response.
+func postReview(t *testing.T, h http.Handler, body []byte) (*httptest.ResponseRecorder, admissionv1.AdmissionReview) {
+	t.Helper()
+	req := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	rec := httptest.NewRecorder()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		h.ServeHTTP(rec, req)
+	}()
+	select {
+	case <-done:
+	case <-time.After(fuzzDeadline):
+		t.Fatalf("no response within %s", fuzzDeadline)
+	}
+	var out admissionv1.AdmissionReview
+	if err := json.Unmarshal(rec.Body.Bytes(), &out); err != nil || out.Response == nil {
+		t.Fatalf("status %d, body is not an AdmissionReview response (%v): %.300s", rec.Code, err, rec.Body.String())
+	}
+	return rec, out
 }
