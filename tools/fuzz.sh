@@ -40,9 +40,19 @@ for pkg in "${packages[@]}"; do
 	for target in $(printf '%s\n' "$listing" | grep -E '^Fuzz[A-Za-z0-9_]*$'); do
 		printf '== %s %s for %s\n' "$pkg" "$target" "$duration"
 		ran=$((ran + 1))
-		if ! go test "$pkg" -run '^$' -fuzz "^${target}\$" -fuzztime "$duration" "${parallel[@]}"; then
-			failed+=("$pkg $target")
+		log=$(mktemp)
+		if ! go test "$pkg" -run '^$' -fuzz "^${target}\$" -fuzztime "$duration" "${parallel[@]}" 2>&1 | tee "$log"; then
+			# go test's fuzzing engine sometimes reports its own time-out
+			# ("context deadline exceeded") when -fuzztime ends while a
+			# worker is busy; that found no input and is not a failure. A
+			# real one writes its input under testdata/fuzz.
+			if grep -q 'context deadline exceeded' "$log" && ! grep -q 'Failing input written' "$log"; then
+				echo "fuzz: $pkg $target: the engine's own deadline at the end of -fuzztime, no failing input"
+			else
+				failed+=("$pkg $target")
+			fi
 		fi
+		rm -f "$log"
 	done
 done
 
