@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sync"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -91,12 +92,47 @@ func (r *RestartController) RunTerm(ctx context.Context, c cache.Cache) error {
 	})); err != nil {
 		return err
 	}
+	// A workload that arrives carrying a stale hash (stamped by a replica
+	// whose cache lagged, or applied while the mutating webhook was
+	// skipped) is re-stamped now, not at its ConfigMap's next change.
+	for _, gk := range rules.RolloutKinds {
+		w := &unstructured.Unstructured{}
+		w.SetGroupVersionKind(appsv1.SchemeGroupVersion.WithKind(gk.Kind))
+		if err := ctl.Watch(termSource(c, w, configMapsOfStamped)); err != nil {
+			return err
+		}
+	}
 	if r.Secrets != nil {
 		if err := r.Secrets.watch(ctl, c, r); err != nil {
 			return err
 		}
 	}
 	return ctl.Start(ctx)
+}
+
+// configMapsOfStamped names the ConfigMaps a workload reads when it carries
+// a config hash and was created or changed in more than what the cache
+// drops; the reconcile of each re-stamps the hash if it is stale.
+func configMapsOfStamped(old, cur client.Object) []restartKey {
+	if old != nil && sameForRules(old, cur) {
+		return nil
+	}
+	obj := decodeItem(cur)
+	if obj == nil {
+		return nil
+	}
+	t, err := obj.PodTemplate()
+	if err != nil || t == nil {
+		return nil
+	}
+	if _, present := t.Meta.Annotations[rollout.AnnotationConfigHash]; !present {
+		return nil // the controller stamps a workload without a hash only when its config changes
+	}
+	var keys []restartKey
+	for _, ref := range t.ConfigMapRefs() {
+		keys = append(keys, restartKey{NamespacedName: types.NamespacedName{Namespace: cur.GetNamespace(), Name: ref.Name}})
+	}
+	return keys
 }
 
 // termSource feeds a term's controller from a shared informer: every
