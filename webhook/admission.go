@@ -11,6 +11,7 @@ import (
 	"maps"
 	"net/http"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -18,9 +19,11 @@ import (
 
 	admissionv1 "k8s.io/api/admission/v1"
 	utiljson "k8s.io/apimachinery/pkg/util/json"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/gjallar-dev/gjallar/rules"
+	kubechecks "github.com/gjallar-dev/gjallar/rules/kube/checks"
 	"github.com/gjallar-dev/gjallar/rules/rollout"
 )
 
@@ -71,6 +74,9 @@ func decodeObject(req admission.Request) (*rules.Object, error) {
 type Validator struct {
 	Engines *EngineHolder
 	Index   rules.Index
+	// Live, when set, confirms a stale config hash with the API server
+	// before it is reported (settleConfigHash).
+	Live client.Reader
 }
 
 // Handle implements admission.Handler.
@@ -93,6 +99,7 @@ func (v *Validator) Handle(ctx context.Context, req admission.Request) admission
 		}
 		engine := v.Engines.Load()
 		findings := engine.NewRun(rules.Overlay(v.Index, obj)).Check(obj)
+		findings = v.settleConfigHash(ctx, engine, obj, findings)
 		for _, f := range findings {
 			label := f.Rule
 			if !engine.Known(label) {
@@ -106,6 +113,51 @@ func (v *Validator) Handle(ctx context.Context, req admission.Request) admission
 		}
 		return admission.Allowed("").WithWarnings(warnings...)
 	})
+}
+
+// settleConfigHash judges a stale config hash the way the cluster sees
+// it. In the cluster the hash is not the user's to keep: the mutating
+// webhook stamped it a moment ago from its replica's cache, and the
+// restart controller re-stamps any stale hash it finds (rolling the pods).
+// So a hash this replica's cache calls stale means two caches disagree
+// (one lags after a watch broke) more often than a real mistake. It is
+// checked against the API server: when the object's hash is the live one,
+// the finding is dropped; otherwise, or when the API server cannot say,
+// it is a warning, never a denial.
+func (v *Validator) settleConfigHash(ctx context.Context, engine *rules.Engine, obj *rules.Object, findings []rules.Finding) []rules.Finding {
+	if v.Live == nil {
+		return findings
+	}
+	stale := func(f rules.Finding) bool {
+		return f.Rule == kubechecks.ConfigRolloutHash.ID && f.Severity == rules.Error
+	}
+	i := slices.IndexFunc(findings, stale)
+	if i < 0 {
+		return findings
+	}
+	t, err := obj.PodTemplate()
+	if err != nil || t == nil {
+		return findings
+	}
+	if _, present := t.Meta.Annotations[rollout.AnnotationConfigHash]; !present {
+		return findings // a missing hash is the mutating webhook's to stamp
+	}
+	out := slices.Clone(findings)
+	lctx, cancel := context.WithTimeout(ctx, liveReadTimeout)
+	defer cancel()
+	idx := &liveConfigMaps{Index: rules.Overlay(v.Index, obj), reader: v.Live, ctx: lctx}
+	live := engine.NewRun(idx).Check(obj)
+	switch j := slices.IndexFunc(live, stale); {
+	case idx.failed:
+		out[i].Message += "; the API server could not confirm it, and the restart controller re-stamps a stale hash"
+	case j < 0:
+		return slices.Delete(out, i, i+1)
+	default:
+		out[i] = live[j]
+		out[i].Message += "; the restart controller re-stamps it, which rolls the pods"
+	}
+	out[i].Severity = rules.Warning
+	return out
 }
 
 // observe runs a handler for creates and updates (anything else is

@@ -84,46 +84,77 @@ func setConfig(t *testing.T, text string) {
 	}
 }
 
+// laggingCache is a ConfigMap created in the API server and an index that
+// still holds its previous data, as a replica's cache does while its watch
+// is broken; request is an update of a Deployment reading it and carrying
+// the given hash.
+type laggingCache struct {
+	index     rules.Index
+	engines   *webhook.EngineHolder
+	live      string // the hash of the ConfigMap in the API server
+	cached    string // the hash of the cache's copy
+	namespace string
+}
+
+func newLaggingCache(t *testing.T, name string) *laggingCache {
+	t.Helper()
+	ctx := context.Background()
+	ns := namespace(t, name)
+	cm := bifrostConfigMap("config", ns, "new-model")
+	if err := suite.client.Create(ctx, cm); err != nil {
+		t.Fatal(err)
+	}
+	stale := bifrostConfigMap("config", ns, "old-model")
+	stale.TypeMeta = metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"}
+	staleContent, _ := runtime.DefaultUnstructuredConverter.ToUnstructured(stale)
+	engine, _ := rules.NewEngine(builtin.Rules(), nil)
+	return &laggingCache{
+		index:   rules.NewMemIndex([]*rules.Object{rules.NewObject(staleContent)}),
+		engines: webhook.NewEngineHolder(engine),
+		live:    hashOf(t, cm), cached: hashOf(t, stale), namespace: ns,
+	}
+}
+
+func (l *laggingCache) request(hash string) admission.Request {
+	d := bifrostDeployment("bifrost", l.namespace, "config", false)
+	d.Spec.Template.Annotations = map[string]string{rollout.AnnotationConfigHash: hash}
+	d.TypeMeta = metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"}
+	raw, _ := json.Marshal(d)
+	req := admission.Request{}
+	req.Operation = "UPDATE"
+	req.Namespace = l.namespace
+	req.Object.Raw = raw
+	return req
+}
+
+// unreachableAPIServer is a client whose API server never answers.
+func unreachableAPIServer(t *testing.T) client.Reader {
+	t.Helper()
+	down := rest.CopyConfig(suite.cfg)
+	down.Host = "https://127.0.0.1:1"
+	c, err := client.New(down, client.Options{Scheme: suite.client.Scheme()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 // TestMutatorTrustsLiveConfigOverALaggingCache calls the mutating handler
 // with an index that still holds an old ConfigMap and a live reader on the
 // API server: a workload carrying the hash of the live ConfigMap keeps it.
 func TestMutatorTrustsLiveConfigOverALaggingCache(t *testing.T) {
 	requireEnv(t)
 	ctx := context.Background()
-	ns := namespace(t, "lagging")
-	cm := bifrostConfigMap("config", ns, "new-model")
-	if err := suite.client.Create(ctx, cm); err != nil {
-		t.Fatal(err)
-	}
-	live := hashOf(t, cm)
-	stale := bifrostConfigMap("config", ns, "old-model")
-	stale.TypeMeta = metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"}
-	staleContent, _ := runtime.DefaultUnstructuredConverter.ToUnstructured(stale)
-	lagging := rules.NewMemIndex([]*rules.Object{rules.NewObject(staleContent)})
-	engine, _ := rules.NewEngine(builtin.Rules(), nil)
-	m := &webhook.Mutator{Engines: webhook.NewEngineHolder(engine), Index: lagging, Live: suite.client}
-
-	d := bifrostDeployment("bifrost", ns, "config", false)
-	d.Spec.Template.Annotations = map[string]string{rollout.AnnotationConfigHash: live}
-	d.TypeMeta = metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"}
-	raw, _ := json.Marshal(d)
-	req := admission.Request{}
-	req.Operation = "UPDATE"
-	req.Namespace = ns
-	req.Object.Raw = raw
+	l := newLaggingCache(t, "lagging")
+	m := &webhook.Mutator{Engines: l.engines, Index: l.index, Live: suite.client}
+	req := l.request(l.live)
 	resp := m.Handle(ctx, req)
 	if !resp.Allowed || len(resp.Patches) != 0 {
 		t.Errorf("the live hash was overwritten: %+v", resp.Patches)
 	}
 	// An API server that cannot be reached: unsure, so the hash is left
 	// alone rather than replaced by the cache's.
-	down := rest.CopyConfig(suite.cfg)
-	down.Host = "https://127.0.0.1:1"
-	unreachable, err := client.New(down, client.Options{Scheme: suite.client.Scheme()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	m.Live = unreachable
+	m.Live = unreachableAPIServer(t)
 	if resp := m.Handle(ctx, req); !resp.Allowed || len(resp.Patches) != 0 {
 		t.Errorf("with the API server unreachable: %+v", resp.Patches)
 	}
@@ -131,5 +162,45 @@ func TestMutatorTrustsLiveConfigOverALaggingCache(t *testing.T) {
 	m.Live = nil
 	if resp := m.Handle(ctx, req); len(resp.Patches) != 1 {
 		t.Errorf("control: want the lagging cache to patch, got %+v", resp.Patches)
+	}
+}
+
+// TestValidatorConfirmsAStaleHashLive: the validating handler, on a
+// replica whose cache lags, neither denies the hash the live ConfigMap
+// gives nor denies a hash that is really stale (the restart controller
+// re-stamps it): the first passes silently, the second is a warning that
+// names the live hash, not the cache's.
+func TestValidatorConfirmsAStaleHashLive(t *testing.T) {
+	requireEnv(t)
+	ctx := context.Background()
+	l := newLaggingCache(t, "lagging-validate")
+	v := &webhook.Validator{Engines: l.engines, Index: l.index, Live: suite.client}
+	hashWarnings := func(resp admission.Response) []string {
+		var out []string
+		for _, w := range resp.Warnings {
+			if strings.Contains(w, "config-rollout-hash") {
+				out = append(out, w)
+			}
+		}
+		return out
+	}
+
+	if resp := v.Handle(ctx, l.request(l.live)); !resp.Allowed || len(hashWarnings(resp)) != 0 {
+		t.Errorf("the live hash: allowed %v, %v, warnings %q", resp.Allowed, resp.Result, hashWarnings(resp))
+	}
+	const old = "sha256:0000000000000000000000000000000000000000000000000000000000000000"
+	resp := v.Handle(ctx, l.request(old))
+	if w := hashWarnings(resp); !resp.Allowed || len(w) != 1 || !strings.Contains(w[0], l.live) || strings.Contains(w[0], l.cached) {
+		t.Errorf("a really stale hash: allowed %v, %v, warnings %q (want one naming %s)", resp.Allowed, resp.Result, w, l.live)
+	}
+	v.Live = unreachableAPIServer(t)
+	resp = v.Handle(ctx, l.request(l.live))
+	if w := hashWarnings(resp); !resp.Allowed || len(w) != 1 || !strings.Contains(w[0], "could not confirm") {
+		t.Errorf("with the API server unreachable: allowed %v, %v, warnings %q", resp.Allowed, resp.Result, w)
+	}
+	// Without the live reader, the lagging cache's verdict stands: a denial.
+	v.Live = nil
+	if resp := v.Handle(ctx, l.request(l.live)); resp.Allowed {
+		t.Errorf("control: want the lagging cache to deny, got allowed with %q", resp.Warnings)
 	}
 }

@@ -219,7 +219,7 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	server := newAdmissionServer(o.Host, o.Port, certs, o.Limits, logger.WithName("server"))
-	server.Register("/validate", "validate", &ctrlwebhook.Admission{Handler: &Validator{Engines: holder, Index: index}})
+	server.Register("/validate", "validate", &ctrlwebhook.Admission{Handler: &Validator{Engines: holder, Index: index, Live: mgr.GetAPIReader()}})
 	server.Register("/mutate", "mutate", &ctrlwebhook.Admission{Handler: mutator})
 	drain := &drainer{delay: o.ShutdownDelay, server: server, logger: logger}
 	mgrCtx, stop := drain.managerContext(ctx)

@@ -30,7 +30,9 @@ var ConfigRolloutHash = &rules.Rule{
 		"configmap.reloader.stakater.com/auto, configmap.reloader.stakater.com/reload naming the " +
 		"ConfigMaps, or reloader.stakater.com/search with the ConfigMaps annotated " +
 		"reloader.stakater.com/match. A missing hash is a warning, a stale one an error. `gjallar lint " +
-		"--fix` and the mutating webhook stamp the same value.",
+		"--fix` and the mutating webhook stamp the same value. In the cluster a stale hash is a warning: " +
+		"the webhook checks it against the API server first (replicas' caches can disagree for a while " +
+		"after a watch breaks), and the restart controller re-stamps it.",
 	Kinds: rules.RolloutKinds,
 	Check: checkConfigRolloutHash,
 }
