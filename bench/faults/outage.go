@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -19,6 +20,15 @@ type OutageOptions struct {
 	Outage time.Duration
 	Lease  LeaseTiming
 }
+
+// StampsInARow is how many dry-run creates in a row, each sent to either
+// replica, must carry the new hash for the replicas to count as caught up.
+const StampsInARow = 20
+
+// catchUpBound bounds the wait for every replica to see the change made
+// during the outage: client-go's reflector backs off up to 30 s between
+// list attempts, and a relist follows.
+const catchUpBound = 60 * time.Second
 
 // OutageResult is what the scenario measured.
 type OutageResult struct {
@@ -36,10 +46,19 @@ type OutageResult struct {
 	// changed during the outage (want 1); Untouched that of one whose
 	// ConfigMap did not (want 0).
 	Rolled, Untouched int64
-	// StaleStamps counts Deployments created after the outage (dry run)
-	// that were stamped with the ConfigMap's old hash, or none, out of
-	// Stamps.
+	// StaleStamps counts Deployments created after the roll that
+	// were stamped with the ConfigMap's old hash, or none, out of Stamps:
+	// a replica whose watch broke catches up when client-go's reflector
+	// next relists, which its backoff may put seconds after the API server
+	// returned. CaughtUp is how long after the roll every replica stamped
+	// the new hash (StampsInARow creates in a row); Converged is false if
+	// that never happened within the scenario's bound.
 	StaleStamps, Stamps int
+	CaughtUp            time.Duration
+	Converged           bool
+	// Restamped is how long after CaughtUp every Deployment stamped stale
+	// carried the new hash: the leader's restart controller re-stamps it.
+	Restamped time.Duration
 	// Resynced is how long after the API server's return the changed
 	// ConfigMap's Deployment was rolled.
 	Resynced time.Duration
@@ -117,16 +136,30 @@ func Outage(ctx context.Context, c *Cluster, o OutageOptions, logf func(string, 
 		return nil, err
 	}
 	want := HashOf(&cm)
-	for i := range 20 {
+	rolled, inARow := time.Now(), 0
+	var stale []string
+	for i := 0; inARow < StampsInARow && time.Since(rolled) < catchUpBound; i++ {
 		d := bifrostDeployment(fmt.Sprintf("after-%d", i), ns, cmName)
-		if err := c.Admin.Create(ctx, d, client.DryRunAll); err != nil {
-			return nil, fmt.Errorf("dry-run create after the outage: %w", err)
+		if err := c.Admin.Create(ctx, d); err != nil {
+			return nil, fmt.Errorf("creating a Deployment after the outage: %w", err)
 		}
 		res.Stamps++
+		inARow++
 		if d.Spec.Template.Annotations[rollout.AnnotationConfigHash] != want {
-			res.StaleStamps++
+			stale = append(stale, d.Name)
+			inARow = 0
+			sleep(ctx, 100*time.Millisecond)
 		}
 	}
+	res.StaleStamps = len(stale)
+	res.Converged, res.CaughtUp = inARow >= StampsInARow, time.Since(rolled)
+	// The leader's restart controller re-stamps what a lagging replica
+	// stamped stale.
+	caughtUp := time.Now()
+	if err := waitStamped(ctx, c, ns, stale, want, catchUpBound); err != nil {
+		return nil, err
+	}
+	res.Restamped = time.Since(caughtUp)
 	stopLoad()
 	res.Load = load.Stats()
 	for _, r := range replicas {
@@ -142,4 +175,24 @@ func Outage(ctx context.Context, c *Cluster, o OutageOptions, logf func(string, 
 // hash.
 func waitRolledPair(ctx context.Context, c *Cluster, ns string, i int, timeout time.Duration) error {
 	return waitRolledRange(ctx, c, ns, i, i+1, timeout)
+}
+
+// waitStamped waits until each named Deployment carries hash.
+func waitStamped(ctx context.Context, c *Cluster, ns string, names []string, hash string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for len(names) > 0 {
+		var d appsv1.Deployment
+		if err := c.Admin.Get(ctx, client.ObjectKey{Namespace: ns, Name: names[0]}, &d); err != nil {
+			return err
+		}
+		if d.Spec.Template.Annotations[rollout.AnnotationConfigHash] == hash {
+			names = names[1:]
+			continue
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("Deployment %s/%s still carries a stale hash after %s (and %d more may)", ns, names[0], timeout, len(names)-1)
+		}
+		sleep(ctx, 250*time.Millisecond)
+	}
+	return nil
 }
