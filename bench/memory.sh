@@ -9,6 +9,9 @@
 #     run in between),
 #   - resident memory (VmRSS) once idle, and the live heap after a forced
 #     collection,
+#   - the peak anonymous resident memory (RssAnon, sampled every 0.2 s from
+#     start to the end of the load): what a container's memory limit cannot
+#     reclaim, unlike the executable's file-backed pages (RssFile),
 #   - the highest resident memory while loadgen sends 1,000 requests/s,
 #     alternating between the two servers, with the p99 latency,
 # each also per cached object.
@@ -75,6 +78,15 @@ done
 # %.0f, not %d: mawk caps %d at 2^31-1, which read as 2048 MiB for any larger RSS.
 rss() { awk '/VmRSS/ {printf "%.0f\n", $2 * 1024}' "/proc/$1/status"; }
 hwm() { awk '/VmHWM/ {printf "%.0f\n", $2 * 1024}' "/proc/$1/status"; }
+anon() { awk '/RssAnon/ {printf "%.0f\n", $2 * 1024}' "/proc/$1/status" 2>/dev/null; }
+# anonpeak PID FILE: keeps in FILE the highest RssAnon of PID until it exits.
+anonpeak() {
+  local max=0 a
+  while a=$(anon "$1") && [ -n "$a" ]; do
+    [ "$a" -gt "$max" ] && max=$a && echo "$max" >"$2"
+    sleep 0.2
+  done
+}
 metric() { curl -sf "http://127.0.0.1:$1/metrics" | awk -v m="$2" '$1 == m {print $2}'; }
 
 echo "## Machine"
@@ -83,8 +95,8 @@ echo "- $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xa
 echo "- $(go version); base $BASE, head $(git rev-parse --short HEAD)$(git diff --quiet || echo '-dirty')"
 echo "- load average at the start: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
-echo "| stacks | objects | server | ready s | peak RSS to ready MiB | peak RSS to idle MiB | idle RSS MiB | idle RSS B/object | live heap MiB | live heap B/object | peak RSS under load MiB | peak B/object | p99 ms at 1000/s |"
-echo "|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+echo "| stacks | objects | server | ready s | peak RSS to ready MiB | peak RSS to idle MiB | idle RSS MiB | idle RSS B/object | live heap MiB | live heap B/object | peak RSS under load MiB | peak B/object | peak anon RSS MiB | idle file RSS MiB | p99 ms at 1000/s |"
+echo "|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 
 for stacks in ${STACKS//,/ }; do
   dir=$WORK/cluster-$stacks
@@ -100,7 +112,7 @@ for stacks in ${STACKS//,/ }; do
   done
   cat "$WORK/cluster-$stacks.log" >&2
 
-  declare -A pid port probe mport pport ready startpeak idlepeak idle live
+  declare -A pid port probe mport pport ready startpeak idlepeak idle idlefile live
   targets=""
   for l in "${LABELS[@]}"; do
     port[$l]=$("$BIN/loadgen" port) probe[$l]=$("$BIN/loadgen" port)
@@ -115,6 +127,8 @@ for stacks in ${STACKS//,/ }; do
       --pprof-bind-address "127.0.0.1:${pport[$l]}" >"$WORK/webhook-$l-$stacks.log" 2>&1 &
     pid[$l]=$!
     pids+=(${pid[$l]})
+    echo 0 >"$WORK/anonpeak-$l-$stacks"
+    anonpeak "${pid[$l]}" "$WORK/anonpeak-$l-$stacks" &
     "$BIN/loadgen" wait -timeout 600s -url "http://127.0.0.1:${probe[$l]}/readyz"
     ready[$l]=$(echo "$(date +%s.%N) - $start" | bc)
     startpeak[$l]=$(hwm "${pid[$l]}")
@@ -123,6 +137,7 @@ for stacks in ${STACKS//,/ }; do
     # ConfigMap runs after ready, within the idle wait.
     sleep "$IDLE"
     idle[$l]=$(rss "${pid[$l]}")
+    idlefile[$l]=$(awk '/RssFile/ {printf "%.0f\n", $2 * 1024}' "/proc/${pid[$l]}/status")
     idlepeak[$l]=$(hwm "${pid[$l]}")
     curl -sf "http://127.0.0.1:${pport[$l]}/debug/pprof/heap?gc=1" >/dev/null
     live[$l]=$(metric "${mport[$l]}" go_memstats_heap_alloc_bytes)
@@ -148,13 +163,14 @@ for stacks in ${STACKS//,/ }; do
 
   for l in "${LABELS[@]}"; do
     p99=$(awk -v l="$l" -F'"p99ms":' 'index($0, "\"label\":\"" l "\"") {split($2, a, ","); print a[1]}' "$WORK/load-$stacks.jsonl")
-    awk -v s="$stacks" -v n="$objects" -v l="$l" -v r="${ready[$l]}" -v sp="${startpeak[$l]}" -v ip="${idlepeak[$l]}" -v i="${idle[$l]}" -v h="${live[$l]}" -v p="${peak[$l]}" -v q="$p99" \
-      'BEGIN {printf "| %d | %d | %s | %.1f | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %.2f |\n", s, n, l, r, sp/1048576, ip/1048576, i/1048576, i/n, h/1048576, h/n, p/1048576, p/n, q}'
+    ap=$(cat "$WORK/anonpeak-$l-$stacks")
+    awk -v s="$stacks" -v n="$objects" -v l="$l" -v r="${ready[$l]}" -v sp="${startpeak[$l]}" -v ip="${idlepeak[$l]}" -v i="${idle[$l]}" -v h="${live[$l]}" -v p="${peak[$l]}" -v ap="$ap" -v f="${idlefile[$l]}" -v q="$p99" \
+      'BEGIN {printf "| %d | %d | %s | %.1f | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %.2f |\n", s, n, l, r, sp/1048576, ip/1048576, i/1048576, i/n, h/1048576, h/n, p/1048576, p/n, ap/1048576, f/1048576, q}'
   done
   for l in "${LABELS[@]}"; do kill "${pid[$l]}"; done
   kill "$cluster"
   wait "$cluster" 2>/dev/null || true
-  unset pid port probe mport pport ready startpeak idlepeak idle live peak
+  unset pid port probe mport pport ready startpeak idlepeak idle idlefile live peak
 done
 echo
 echo "Logs and raw load results: $WORK" >&2
