@@ -60,7 +60,7 @@ func durationArg(t *testing.T, args []string, flag string) float64 {
 }
 
 // TestGoMemLimitAgreesWithContainerLimit: GOMEMLIMIT is below the
-// container's memory limit (90% of it), for the default and other limits,
+// container's memory limit (80% of it), for the default and other limits,
 // and a limit it cannot read is refused rather than ignored.
 func TestGoMemLimitAgreesWithContainerLimit(t *testing.T) {
 	for _, limit := range []string{"", "1Gi", "700M", "268435456"} {
@@ -85,7 +85,7 @@ func TestGoMemLimitAgreesWithContainerLimit(t *testing.T) {
 				}
 			}
 		}
-		if want := container * 9 / 10; goLimit != want {
+		if want := container * 8 / 10; goLimit != want {
 			t.Errorf("limit %q (%d bytes): GOMEMLIMIT %d, want %d", limit, container, goLimit, want)
 		}
 	}

@@ -61,7 +61,7 @@ annotations:
 {{- add (int .Values.webhook.shutdownDelaySeconds) (int .Values.webhook.timeoutSeconds) 10 -}}
 {{- end -}}
 
-{{/* GOMEMLIMIT: 90% of resources.limits.memory in bytes; empty without a limit. */}}
+{{/* GOMEMLIMIT: 80% of resources.limits.memory in bytes; empty without a limit. */}}
 {{- define "gjallar.goMemLimit" -}}
 {{- with ((.Values.resources).limits).memory -}}
 {{- $q := toString . -}}
@@ -75,7 +75,7 @@ annotations:
 {{- else -}}
 {{- fail (printf "resources.limits.memory %q: write a whole number with an optional Ki, Mi, Gi, Ti, k, M, G or T suffix (GOMEMLIMIT is derived from it)" $q) -}}
 {{- end -}}
-{{- div (mul $bytes 9) 10 -}}
+{{- div (mul $bytes 8) 10 -}}
 {{- end -}}
 {{- end -}}
 
