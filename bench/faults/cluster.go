@@ -242,6 +242,20 @@ func (c *Cluster) build(ctx context.Context) error {
 	return nil
 }
 
+// CRDDirs are the CRDs the corpus needs: the Gateway API's (from the Go
+// module) and kgateway's (testdata/crds).
+func CRDDirs() ([]string, error) {
+	root, err := moduleRoot()
+	if err != nil {
+		return nil, err
+	}
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "sigs.k8s.io/gateway-api").Output()
+	if err != nil {
+		return nil, fmt.Errorf("go list -m sigs.k8s.io/gateway-api: %w", err)
+	}
+	return []string{filepath.Join(strings.TrimSpace(string(out)), "config", "crd", "standard"), filepath.Join(root, "testdata", "crds")}, nil
+}
+
 func moduleRoot() (string, error) {
 	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}").Output()
 	if err != nil {

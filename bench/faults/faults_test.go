@@ -20,6 +20,14 @@ import (
 
 var cluster *Cluster
 
+// apiServerInFlight is as many calls as an API server has in flight at
+// most with its defaults (--max-requests-inflight 400 and
+// --max-mutating-requests-inflight 200); it sheds the rest itself.
+const apiServerInFlight = 600
+
+// testStacks is the corpus seeded for the overload scenario's review mix.
+const testStacks = 20
+
 func TestMain(m *testing.M) {
 	os.Exit(runMain(m))
 }
@@ -49,7 +57,13 @@ func runMain(m *testing.M) int {
 	defer os.RemoveAll(dir)
 	ctrllog.SetLogger(logr.Discard()) // envtest's own progress
 	ctx := context.Background()
-	cluster, err = Start(ctx, Options{Dir: dir, Logf: func(f string, a ...any) { fmt.Fprintf(os.Stderr, "faults: "+f+"\n", a...) }})
+	crds, err := CRDDirs()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "faults:", err)
+		return 1
+	}
+	cluster, err = Start(ctx, Options{Dir: dir, Stacks: testStacks, CRDDirs: crds,
+		Logf: func(f string, a ...any) { fmt.Fprintf(os.Stderr, "faults: "+f+"\n", a...) }})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "faults:", err)
 		return 1
@@ -159,5 +173,36 @@ func TestAPIServerOutage(t *testing.T) {
 		res.CaughtUp.Round(time.Millisecond), res.StaleStamps, res.Stamps, res.Restamped.Round(time.Millisecond))
 	if !res.Converged {
 		t.Errorf("the replicas did not all stamp the new hash within the bound: %d of %d stamps stale", res.StaleStamps, res.Stamps)
+	}
+}
+
+// TestOverloadAnswersOrRefuses: offered three times the replica's measured
+// maximum throughput by a caller that, like an API server, keeps at most
+// apiServerInFlight calls in flight, every review sent is answered within
+// the webhook's time-out or refused with 429, none is dropped, broken or
+// wrongly answered; the replica stays under the chart's memory limit
+// (running with the GOMEMLIMIT and CPUs the chart gives it); afterwards its
+// goroutines and live heap come back to where they were.
+func TestOverloadAnswersOrRefuses(t *testing.T) {
+	requireCluster(t)
+	res, err := Overload(context.Background(), cluster, OverloadOptions{
+		Stacks: testStacks, Factors: []float64{3}, Phase: 5 * time.Second, Clients: 32, Conns: apiServerInFlight,
+	}, t.Logf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range append([]DirectStats{res.Max}, res.Phases...) {
+		if p.Late != 0 || p.Broken != 0 || p.Wrong != 0 {
+			t.Errorf("%s", p)
+		}
+	}
+	if res.PeakRSS >= res.MemoryLimit {
+		t.Errorf("peak RSS %d bytes reached the chart's memory limit %d", res.PeakRSS, res.MemoryLimit)
+	}
+	if res.GoroutinesAfter > res.GoroutinesBefore+goroutineSlack {
+		t.Errorf("goroutines %v after the load, %v before", res.GoroutinesAfter, res.GoroutinesBefore)
+	}
+	if res.HeapAfter > heapBound(res.HeapBefore) {
+		t.Errorf("live heap %v bytes after the load, %v before", res.HeapAfter, res.HeapBefore)
 	}
 }

@@ -55,6 +55,13 @@ type Replica struct {
 // them (later flags win). It returns once the process runs; WaitReady
 // waits for its endpoint to be ready.
 func (c *Cluster) StartReplica(ctx context.Context, name string, env []string, args ...string) (*Replica, error) {
+	return c.StartReplicaOn(ctx, name, "", env, args...)
+}
+
+// StartReplicaOn is StartReplica with the process bound to the CPUs
+// listed (taskset's syntax), so that a load generator on the same machine
+// can outrun it; "" binds nothing.
+func (c *Cluster) StartReplicaOn(ctx context.Context, name, cpus string, env []string, args ...string) (*Replica, error) {
 	r := &Replica{Name: name, c: c, Logs: &SyncBuffer{}, exited: make(chan struct{}),
 		CertDir: filepath.Join(c.Dir, "replicas", name, "certs")}
 	var err error
@@ -87,6 +94,13 @@ func (c *Cluster) StartReplica(ctx context.Context, name string, env []string, a
 		"--audit-interval", "0",
 	}
 	r.cmd = exec.Command(c.Bin, append(flags, args...)...)
+	if cpus != "" {
+		taskset, err := exec.LookPath("taskset")
+		if err != nil {
+			return nil, fmt.Errorf("binding replica %s to CPUs %s: %w", name, cpus, err)
+		}
+		r.cmd = exec.Command(taskset, append([]string{"-c", cpus, c.Bin}, append(flags, args...)...)...)
+	}
 	r.cmd.Env = append(os.Environ(), env...)
 	r.cmd.Stdout, r.cmd.Stderr = r.Logs, r.Logs
 	loopCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
