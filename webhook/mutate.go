@@ -66,6 +66,16 @@ func (m *Mutator) Handle(ctx context.Context, req admission.Request) admission.R
 // configHash is the patch that sets the config hash, if one is due.
 func (m *Mutator) configHash(ctx context.Context, obj *rules.Object) (jsonpatch.Operation, bool) {
 	hash, _, ok := rollout.DesiredConfigHash(obj, rules.Overlay(m.Index, obj))
+	if !ok && m.Live != nil && m.readsUncached(obj) {
+		// A ConfigMap it reads is not in the cache (yet): created a moment
+		// ago, as `kubectl apply` creates a ConfigMap and its Deployment
+		// together. Ask the API server rather than leave the hash out.
+		lctx, cancel := context.WithTimeout(ctx, liveReadTimeout)
+		defer cancel()
+		idx := &liveConfigMaps{Index: rules.Overlay(m.Index, obj), reader: m.Live, ctx: lctx}
+		hash, _, ok = rollout.DesiredConfigHash(obj, idx)
+		ok = ok && !idx.failed
+	}
 	if !ok {
 		return jsonpatch.Operation{}, false
 	}
@@ -90,6 +100,21 @@ func (m *Mutator) configHash(ctx context.Context, obj *rules.Object) (jsonpatch.
 		}
 	}
 	return setField(obj.Content, rollout.ConfigHashPath(t), hash), true
+}
+
+// readsUncached reports whether the workload reads a ConfigMap the cache
+// does not hold.
+func (m *Mutator) readsUncached(obj *rules.Object) bool {
+	t, err := obj.PodTemplate()
+	if err != nil || t == nil {
+		return false
+	}
+	for _, ref := range t.ConfigMapRefs() {
+		if m.Index.Get(rules.ConfigMapKind, obj.Namespace(), ref.Name) == nil {
+			return true
+		}
+	}
+	return false
 }
 
 // liveConfigMaps reads ConfigMaps from the API server and everything else

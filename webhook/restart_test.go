@@ -3,6 +3,7 @@ package webhook_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -162,6 +163,32 @@ func TestMutatorTrustsLiveConfigOverALaggingCache(t *testing.T) {
 	m.Live = nil
 	if resp := m.Handle(ctx, req); len(resp.Patches) != 1 {
 		t.Errorf("control: want the lagging cache to patch, got %+v", resp.Patches)
+	}
+}
+
+// TestMutatorReadsAConfigMapNotYetCached: a workload created together with
+// its ConfigMap may reach the mutating webhook before the ConfigMap reaches
+// its cache; the hash is then read live, not left out.
+func TestMutatorReadsAConfigMapNotYetCached(t *testing.T) {
+	requireEnv(t)
+	ctx := context.Background()
+	l := newLaggingCache(t, "not-yet-cached")
+	m := &webhook.Mutator{Engines: l.engines, Index: rules.NewMemIndex(nil), Live: suite.client}
+	req := l.request("")
+	req.Operation = "CREATE"
+	var d map[string]any
+	json.Unmarshal(req.Object.Raw, &d)
+	delete(d["spec"].(map[string]any)["template"].(map[string]any)["metadata"].(map[string]any), "annotations")
+	req.Object.Raw, _ = json.Marshal(d)
+	resp := m.Handle(ctx, req)
+	if len(resp.Patches) != 1 || !strings.Contains(fmt.Sprint(resp.Patches[0].Value), l.live) {
+		t.Errorf("want the live hash %s stamped, got %+v", l.live, resp.Patches)
+	}
+	// Unreachable: nothing is stamped (the restart controller stamps it
+	// when the config changes).
+	m.Live = unreachableAPIServer(t)
+	if resp := m.Handle(ctx, req); len(resp.Patches) != 0 {
+		t.Errorf("with the API server unreachable: %+v", resp.Patches)
 	}
 }
 
