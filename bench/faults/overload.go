@@ -99,7 +99,11 @@ func Overload(ctx context.Context, c *Cluster, o OverloadOptions, logf func(stri
 	} else {
 		logf("replica and load share the CPUs (one CPU, or no taskset)")
 	}
-	r, err := c.StartReplicaOn(ctx, fmt.Sprintf("overload-%d", time.Now().Unix()), cpus, env, "--shutdown-delay", "0s")
+	r, err := c.StartReplicaOn(ctx, fmt.Sprintf("overload-%d", time.Now().Unix()), cpus, env,
+		// Alone, so no lease to wait for: a lease still held by an earlier
+		// scenario's killed replica would start the restart controller (and
+		// its goroutines) in the middle of the measurement.
+		"--shutdown-delay", "0s", "--leader-elect=false")
 	if err != nil {
 		return nil, err
 	}
