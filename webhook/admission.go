@@ -143,9 +143,8 @@ func (v *Validator) settleConfigHash(ctx context.Context, engine *rules.Engine, 
 		return findings // a missing hash is the mutating webhook's to stamp
 	}
 	out := slices.Clone(findings)
-	lctx, cancel := context.WithTimeout(ctx, liveReadTimeout)
-	defer cancel()
-	idx := &liveConfigMaps{Index: rules.Overlay(v.Index, obj), reader: v.Live, ctx: lctx}
+	idx, done := readLive(ctx, v.Index, v.Live, obj)
+	defer done()
 	live := engine.NewRun(idx).Check(obj)
 	switch j := slices.IndexFunc(live, stale); {
 	case idx.failed:

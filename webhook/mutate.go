@@ -70,9 +70,8 @@ func (m *Mutator) configHash(ctx context.Context, obj *rules.Object) (jsonpatch.
 		// A ConfigMap it reads is not in the cache (yet): created a moment
 		// ago, as `kubectl apply` creates a ConfigMap and its Deployment
 		// together. Ask the API server rather than leave the hash out.
-		lctx, cancel := context.WithTimeout(ctx, liveReadTimeout)
-		defer cancel()
-		idx := &liveConfigMaps{Index: rules.Overlay(m.Index, obj), reader: m.Live, ctx: lctx}
+		idx, done := readLive(ctx, m.Index, m.Live, obj)
+		defer done()
 		hash, _, ok = rollout.DesiredConfigHash(obj, idx)
 		ok = ok && !idx.failed
 	}
@@ -85,9 +84,8 @@ func (m *Mutator) configHash(ctx context.Context, obj *rules.Object) (jsonpatch.
 		return jsonpatch.Operation{}, false
 	}
 	if present && m.Live != nil {
-		lctx, cancel := context.WithTimeout(ctx, liveReadTimeout)
-		defer cancel()
-		idx := &liveConfigMaps{Index: rules.Overlay(m.Index, obj), reader: m.Live, ctx: lctx}
+		idx, done := readLive(ctx, m.Index, m.Live, obj)
+		defer done()
 		live, _, ok := rollout.DesiredConfigHash(obj, idx)
 		if idx.failed || (ok && live == have) {
 			// Unsure (the API server is slow or unreachable) or the
@@ -124,6 +122,13 @@ type liveConfigMaps struct {
 	reader client.Reader
 	ctx    context.Context
 	failed bool // a read failed for a reason other than absence
+}
+
+// readLive is the index of one admission request with its ConfigMaps read
+// from the API server, within liveReadTimeout; done releases it.
+func readLive(ctx context.Context, index rules.Index, reader client.Reader, obj *rules.Object) (idx *liveConfigMaps, done func()) {
+	lctx, cancel := context.WithTimeout(ctx, liveReadTimeout)
+	return &liveConfigMaps{Index: rules.Overlay(index, obj), reader: reader, ctx: lctx}, cancel
 }
 
 // liveReadTimeout bounds the live reads of one admission request, so a
