@@ -3,7 +3,9 @@ package corpus
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 
 	admissionv1 "k8s.io/api/admission/v1"
@@ -40,6 +42,44 @@ type Review struct {
 // Body is the review's JSON with uid as the request's UID.
 func (r Review) Body(uid string) []byte {
 	return append(append(append(make([]byte, 0, len(r.Prefix)+len(uid)+len(r.Suffix)), r.Prefix...), uid...), r.Suffix...)
+}
+
+// Answer is what a webhook's answer to a review came to.
+type Answer struct {
+	Verdict Verdict
+	// Refused is an in-band 429 (overloaded, retry): no verdict.
+	Refused bool
+	Result  *metav1.Status
+}
+
+// What is wrong with an answer that is not one.
+var (
+	ErrUndecodable = errors.New("not an AdmissionReview with a response")
+	ErrWrongUID    = errors.New("answer to another request")
+	ErrWebhook     = errors.New("webhook error")
+)
+
+// ReadAnswer reads the body of a webhook's answer to the review sent with
+// uid.
+func ReadAnswer(body []byte, uid string) (Answer, error) {
+	var review admissionv1.AdmissionReview
+	if err := json.Unmarshal(body, &review); err != nil || review.Response == nil {
+		return Answer{}, ErrUndecodable
+	}
+	r := review.Response
+	switch {
+	case string(r.UID) != uid:
+		return Answer{}, ErrWrongUID
+	case r.Result != nil && r.Result.Code >= 500:
+		return Answer{}, ErrWebhook
+	case r.Result != nil && r.Result.Code == http.StatusTooManyRequests:
+		return Answer{Refused: true, Result: r.Result}, nil
+	case !r.Allowed:
+		return Answer{Verdict: Denied, Result: r.Result}, nil
+	case len(r.Patch) > 0:
+		return Answer{Verdict: Patched, Result: r.Result}, nil
+	}
+	return Answer{Verdict: Allowed, Result: r.Result}, nil
 }
 
 // uidPlaceholder is a UUID-shaped string no real UID equals.

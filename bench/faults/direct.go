@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -17,7 +16,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -143,24 +141,14 @@ func (d *Direct) send() directSample {
 	case resp.StatusCode != http.StatusOK:
 		return directSample{outcome: Broken, latency: lat}
 	}
-	var review admissionv1.AdmissionReview
-	if json.Unmarshal(body, &review) != nil || review.Response == nil || string(review.Response.UID) != uid {
+	answer, err := corpus.ReadAnswer(body, uid)
+	switch {
+	case err != nil:
 		return directSample{outcome: Broken, latency: lat}
-	}
-	if r := review.Response.Result; r != nil && r.Code == http.StatusTooManyRequests {
+	case answer.Refused:
 		return directSample{outcome: Refused, latency: lat}
 	}
-	if r := review.Response.Result; r != nil && r.Code >= 500 {
-		return directSample{outcome: Broken, latency: lat}
-	}
-	got := corpus.Allowed
-	switch {
-	case !review.Response.Allowed:
-		got = corpus.Denied
-	case len(review.Response.Patch) > 0:
-		got = corpus.Patched
-	}
-	return directSample{outcome: Answered, latency: lat, wrong: got != rv.Want}
+	return directSample{outcome: Answered, latency: lat, wrong: answer.Verdict != rv.Want}
 }
 
 // OpenLoop sends rate reviews per second for d, each on schedule whatever

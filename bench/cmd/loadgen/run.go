@@ -21,8 +21,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	admissionv1 "k8s.io/api/admission/v1"
-
 	"github.com/gjallar-dev/gjallar/bench/corpus"
 )
 
@@ -258,31 +256,23 @@ func (g *generator) send(at time.Time) sample {
 	if resp.StatusCode != http.StatusOK {
 		return sample{latency: lat, err: fmt.Sprintf("http %d", resp.StatusCode)}
 	}
-	var review admissionv1.AdmissionReview
-	if err := json.Unmarshal(data, &review); err != nil || review.Response == nil {
+	answer, err := corpus.ReadAnswer(data, uid)
+	switch {
+	case errors.Is(err, corpus.ErrUndecodable):
 		return sample{latency: lat, err: "decode"}
-	}
-	if string(review.Response.UID) != uid {
+	case errors.Is(err, corpus.ErrWrongUID):
 		return sample{latency: lat, err: "wrong uid"}
-	}
-	if review.Response.Result != nil && review.Response.Result.Code >= 500 {
+	case err != nil:
 		return sample{latency: lat, err: "webhook error"}
-	}
-	if review.Response.Result != nil && review.Response.Result.Code == http.StatusTooManyRequests {
+	case answer.Refused:
 		// Refused at once by the in-flight bound (the API server's client
 		// retries it): not an answer, so not a wrong one.
 		return sample{latency: lat, err: "refused 429"}
 	}
-	got := corpus.Allowed
-	switch {
-	case !review.Response.Allowed:
-		got = corpus.Denied
-	case len(review.Response.Patch) > 0:
-		got = corpus.Patched
-	}
+	got := answer.Verdict
 	wrong := g.checkVerdicts && got != req.Want
 	if wrong && g.reported.Add(1) <= 5 {
-		fmt.Fprintf(os.Stderr, "loadgen: %s %s %s: want %s, got %s: %s\n", req.Path, req.Kind, req.Name, req.Want, got, review.Response.Result)
+		fmt.Fprintf(os.Stderr, "loadgen: %s %s %s: want %s, got %s: %s\n", req.Path, req.Kind, req.Name, req.Want, got, answer.Result)
 	}
 	return sample{latency: lat, wrong: wrong}
 }
